@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Entry script: `python run_audit.py examples/default.yaml --out runs/default` (see --help)."""
+
+import sys
+
+from audit.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""A fake suite and adapter for testing the runner's mechanics without a model."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from audit.adapters.base import Capability, ModelKind
+from audit.results import Metric, Outcomes
+from audit.suite import Context, Suite, SuiteConfig
+
+
+class FakeAdapter:
+    kind = ModelKind.CLASSIFIER
+    capabilities = frozenset({Capability.CLASSIFY, Capability.TOKENIZE})
+    device = "cpu"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.fingerprint = f"fake-{name}"
+
+    @property
+    def labels(self) -> list[str]:
+        return ["negative", "positive"]
+
+    def classify(self, texts):
+        return np.tile([0.3, 0.7], (len(texts), 1))
+
+    def model_info(self) -> dict:
+        return {"path": f"/fake/{self.name}"}
+
+
+def fake_loader(name, spec, prepared_dir, cache_dir):
+    return FakeAdapter(name)
+
+
+class FakeSuiteConfig(SuiteConfig):
+    value: float = 0.5
+    sleep_s: float = 0.0
+    calls_file: str | None = None
+    needs: list[str] = []
+
+
+class FakeSuite(Suite):
+    """Emits one metric; records each call in `calls_file` so tests can see what re-ran."""
+
+    name = "fake"
+    version = "0.1"
+    Config = FakeSuiteConfig
+
+    def required_capabilities(self, config):
+        return frozenset(Capability(c) for c in config.needs)
+
+    def run(self, ctx: Context):
+        cfg = ctx.config
+        if cfg.calls_file:
+            with open(cfg.calls_file, "a") as handle:
+                handle.write(f"{ctx.model_name} {cfg.value}\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        time.sleep(cfg.sleep_s)
+        result = self.new_result(ctx)
+        result.metrics.append(Metric(name="fake.value", value=cfg.value, ci_low=cfg.value - 0.1,
+                                     ci_high=cfg.value + 0.1, n=10))
+        result.outcomes.append(Outcomes(metric="fake.value", example_ids=[str(i) for i in range(10)],
+                                        values=[cfg.value] * 10))
+        return result
+
+
+def load_fake_or_real(name: str, where: str = "suite"):
+    from audit.registry import load_suite
+
+    return FakeSuite if name == "fake" else load_suite(name, where=where)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
