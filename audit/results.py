@@ -15,7 +15,8 @@ SCHEMA_VERSION = "1.0"
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN/inf (e.g. a rate on an empty group) are written as "NaN"/"Infinity" so files round-trip.
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
 
 
 class Severity(str, Enum):

@@ -34,3 +34,6 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+from tests.e2e_fixtures import prepared_dir  # noqa: E402,F401  (session fixture for end-to-end tests)

@@ -102,8 +102,8 @@ def test_resume_after_kill_mid_run(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, str(script), str(path), str(out)], start_new_session=True)
     deadline = time.time() + 60
-    while time.time() < deadline and not list((out / ".state" / "jobs").glob("*.json")):
-        time.sleep(0.05)
+    while time.time() < deadline and (not calls.exists() or calls.read_text().count("\n") < 2):
+        time.sleep(0.05)        # wait until job b has started (job a is finished by then)
     os.killpg(proc.pid, signal.SIGKILL)   # killed while the second job is sleeping
     proc.wait()
     assert len(list((out / ".state" / "jobs").glob("*.json"))) == 1

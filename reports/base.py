@@ -1,0 +1,23 @@
+"""The renderer protocol: a renderer reads one stored `AuditRun` and writes one file.
+
+Renderers are found through the `audit.renderers` entry-point group. They read only
+`audit.results` (HELM's rule) and never import suite code, so a report can be rebuilt
+from `results.json` long after the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from audit.results import AuditRun
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """Writes `run` into `out_dir / filename` and returns the path it wrote."""
+
+    name: str
+    filename: str
+
+    def render(self, run: AuditRun, out_dir: Path) -> Path: ...

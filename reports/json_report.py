@@ -1,0 +1,84 @@
+"""`results.json` (the typed, versioned AuditRun) and its JSON Schema; reading it back safely.
+
+`results.json` is a public contract (DESIGN.md): CI jobs and dashboards read it, and
+`rai-audit report` rebuilds every other output from it alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from audit.errors import DataError
+from audit.io import atomic_write_text
+from audit.results import SCHEMA_VERSION, AuditRun
+
+RESULTS_FILENAME = "results.json"
+SCHEMA_FILENAME = "results.schema.json"
+MAX_REPORTED_ERRORS = 5
+
+
+def schema_text() -> str:
+    """The JSON Schema of `AuditRun`, as written next to every results.json."""
+    return json.dumps(AuditRun.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+class JsonRenderer:
+    """Writes `results.json` and `results.schema.json` atomically; returns the results path."""
+
+    name = "json"
+    filename = RESULTS_FILENAME
+
+    def render(self, run: AuditRun, out_dir: Path) -> Path:
+        out_dir = Path(out_dir)
+        path = out_dir / self.filename
+        atomic_write_text(path, run.model_dump_json(indent=2) + "\n")
+        atomic_write_text(out_dir / SCHEMA_FILENAME, schema_text())
+        return path
+
+
+def _major(version: str) -> str:
+    return version.split(".", 1)[0]
+
+
+def _check_version(path: Path, data: dict) -> None:
+    version = data.get("schema_version")
+    if not isinstance(version, str) or not version:
+        raise DataError(f"{path}: no 'schema_version' string; is this a rai-audit results.json?")
+    if _major(version) != _major(SCHEMA_VERSION):
+        raise DataError(
+            f"{path}: schema_version {version!r} cannot be read by this rai-audit "
+            f"(it reads {_major(SCHEMA_VERSION)}.x); use the matching release or migrate the file"
+        )
+
+
+def _describe(error: ValidationError) -> str:
+    issues = error.errors()
+    lines = [f"{'.'.join(str(p) for p in issue['loc']) or '(top level)'}: {issue['msg']}" for issue in issues]
+    shown = "; ".join(lines[:MAX_REPORTED_ERRORS])
+    more = len(lines) - MAX_REPORTED_ERRORS
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def load_run(path: Path | str) -> AuditRun:
+    """Read and validate a results.json; any problem is a DataError that names the file."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: results file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read results file: {exc}") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object at the top level, found {type(data).__name__}")
+    _check_version(path, data)
+    try:
+        return AuditRun.model_validate(data)
+    except ValidationError as exc:
+        raise DataError(f"{path}: not a valid audit run: {_describe(exc)}") from None

@@ -1,0 +1,123 @@
+"""JUnit XML for CI systems that display test results.
+
+One `<testsuite>` per SuiteResult (named `suite/model`) holding one test case for the
+suite's status (error → `<error>`, skipped → `<skipped>`) and one per gate finding
+(severity fail → `<failure>`; warn and info pass, their message in `<system-out>`).
+A fail finding without a gate is reported too, so no failure is ever silent.
+Run-level findings (and a run that errored) go to a testsuite named `run`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+from audit.io import atomic_write_text
+from audit.results import AuditRun, Finding, Severity, Status, SuiteResult
+
+JUNIT_FILENAME = "junit.xml"
+RUN_SUITE_NAME = "run"
+STATUS_CASE = "status"
+# Characters XML 1.0 forbids even when escaped (control characters, lone surrogates).
+_INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def clean(text: object) -> str:
+    """Text safe for XML 1.0: forbidden characters become U+FFFD (ElementTree escapes the rest)."""
+    return _INVALID_XML.sub("\ufffd", str(text))
+
+
+def _reported(finding: Finding) -> bool:
+    return finding.gate is not None or finding.severity == Severity.FAIL
+
+
+def _finding_text(finding: Finding) -> str:
+    if not finding.evidence:
+        return clean(finding.message)
+    evidence = json.dumps(finding.evidence, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+    return clean(f"{finding.message}\n\nevidence:\n{evidence}")
+
+
+def _case(parent: ET.Element, classname: str, name: str, time: float = 0.0) -> ET.Element:
+    return ET.SubElement(parent, "testcase", classname=clean(classname), name=clean(name), time=f"{time:.3f}")
+
+
+def _finding_cases(parent: ET.Element, classname: str, findings: list[Finding]) -> None:
+    seen: Counter[str] = Counter()
+    for finding in filter(_reported, findings):
+        base = finding.gate or finding.metric or "finding"
+        seen[base] += 1
+        case = _case(parent, classname, base if seen[base] == 1 else f"{base} #{seen[base]}")
+        if finding.severity == Severity.FAIL:
+            failure = ET.SubElement(case, "failure", message=clean(finding.message), type=clean(finding.gate or "fail"))
+            failure.text = _finding_text(finding)
+        else:
+            ET.SubElement(case, "system-out").text = clean(f"{finding.severity.value}: ") + _finding_text(finding)
+
+
+def _status_case(parent: ET.Element, classname: str, status: Status, error: str | None, time: float) -> None:
+    case = _case(parent, classname, STATUS_CASE, time)
+    if status == Status.ERROR:
+        ET.SubElement(case, "error", message=clean(error or "the suite could not run")).text = clean(error or "")
+    elif status == Status.SKIPPED:
+        ET.SubElement(case, "skipped", message=clean(error or "skipped"))
+
+
+def _count_attributes(suite: ET.Element) -> None:
+    cases = suite.findall("testcase")
+    suite.set("tests", str(len(cases)))
+    for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
+        suite.set(attribute, str(sum(case.find(tag) is not None for case in cases)))
+
+
+def _suite_element(root: ET.Element, result: SuiteResult, timestamp: str) -> None:
+    name = f"{result.suite}/{result.model}"
+    suite = ET.SubElement(root, "testsuite", name=clean(name), time=f"{result.duration_s:.3f}")
+    if timestamp:
+        suite.set("timestamp", clean(timestamp))
+    _status_case(suite, name, result.status, result.error, result.duration_s)
+    _finding_cases(suite, name, result.findings)
+    _count_attributes(suite)
+
+
+def _run_element(root: ET.Element, run: AuditRun) -> None:
+    if not run.findings and run.status != Status.ERROR:
+        return
+    suite = ET.SubElement(root, "testsuite", name=RUN_SUITE_NAME, time="0.000")
+    if run.status == Status.ERROR:
+        _status_case(suite, RUN_SUITE_NAME, run.status, "the audit run ended with an error", 0.0)
+    _finding_cases(suite, RUN_SUITE_NAME, run.findings)
+    _count_attributes(suite)
+
+
+def junit_tree(run: AuditRun) -> ET.Element:
+    root = ET.Element("testsuites", name=clean(f"rai-audit {run.run_id}"))
+    _run_element(root, run)
+    for result in run.suites:
+        _suite_element(root, result, run.provenance.started_at)
+    suites = root.findall("testsuite")
+    for attribute in ("tests", "failures", "errors", "skipped"):
+        root.set(attribute, str(sum(int(s.get(attribute, "0")) for s in suites)))
+    root.set("time", f"{sum(r.duration_s for r in run.suites):.3f}")
+    return root
+
+
+def junit_xml(run: AuditRun) -> str:
+    tree = junit_tree(run)
+    ET.indent(tree)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tree, encoding="unicode") + "\n"
+
+
+class JUnitRenderer:
+    """Writes `junit.xml` atomically."""
+
+    name = "junit"
+    filename = JUNIT_FILENAME
+
+    def render(self, run: AuditRun, out_dir: Path) -> Path:
+        path = Path(out_dir) / self.filename
+        atomic_write_text(path, junit_xml(run))
+        return path

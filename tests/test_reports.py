@@ -1,0 +1,481 @@
+"""Renderers (JSON, HTML, JUnit) on a hand-built AuditRun: round trips, escaping, counts."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from audit.errors import DataError
+from audit.results import (
+    AuditRun,
+    Bar,
+    BarChartView,
+    DatasetProvenance,
+    Example,
+    ExampleListView,
+    Finding,
+    LineChartView,
+    MatrixHeatmapView,
+    Metric,
+    ModelProvenance,
+    Provenance,
+    Series,
+    Severity,
+    Span,
+    Status,
+    SuiteResult,
+    TableView,
+    TokenHeatmapView,
+    TokenScores,
+)
+from reports import colors
+from reports.base import Renderer
+from reports.charts import bar_chart_svg, line_chart_svg, matrix_heatmap_svg, nice_ticks
+from reports.formatting import format_ci, format_duration, format_level, format_number, format_value
+from reports.highlight import segments
+from reports.html import HtmlRenderer, render_html
+from reports.json_report import SCHEMA_FILENAME, JsonRenderer, load_run
+from reports.junit import JUnitRenderer, junit_xml
+
+XSS = "<script>alert(1)</script>"
+ATTR_BREAK = '" onmouseover="alert(2)'
+EXAMPLE_TEXT = f"He said {XSS} & left."
+
+
+def _suite_bias() -> SuiteResult:
+    return SuiteResult(
+        suite="bias",
+        suite_version="1.0",
+        model=XSS,
+        status=Status.FAILED,
+        duration_s=75.2,
+        metrics=[
+            Metric(name="crows_pairs.metric", value=57.3, ci_low=54.8, ci_high=59.9, n=1508, unit="%",
+                   higher_is_better=False, ci_method="bootstrap"),
+            Metric(name="crows_pairs.metric", group="bias_type=race-color", value=60.1, ci_low=55.0,
+                   ci_high=65.2, n=516, unit="%", higher_is_better=False),
+            Metric(name="crows_pairs.metric", group="bias_type=gender", value=52.0, ci_low=46.0,
+                   ci_high=58.0, n=262, unit="%", higher_is_better=False),
+            Metric(name="accuracy.accuracy", value=0.841, ci_low=0.819, ci_high=0.862, n=1066, higher_is_better=True),
+        ],
+        findings=[
+            Finding(severity=Severity.WARN, gate="accuracy_min", message="accuracy close to the floor"),
+            Finding(severity=Severity.FAIL, gate="crows_max", message=f"CrowS 57.3 > 55 {XSS}",
+                    metric="crows_pairs.metric", evidence={"value": 57.3, "threshold": 55}),
+            Finding(severity=Severity.FAIL, message="a fail without a gate \x1b[31m\x00"),
+            Finding(severity=Severity.INFO, message="informational only"),
+        ],
+        views=[
+            BarChartView(title="CrowS-Pairs by bias type", unit="%", reference=50.0, bars=[
+                Bar(label=XSS, value=60.1, ci_low=55.0, ci_high=65.2, n=516),
+                Bar(label="gender", value=52.0, ci_low=46.0, ci_high=58.0, n=262),
+            ]),
+            TableView(title="Worst pairs", columns=["sent_more", "score"], rows=[[XSS, 0.51], ["plain", 3]]),
+            LineChartView(title="ROC", x_label="FPR", y_label="TPR", series=[
+                Series(name=XSS, x=[0.0, 0.1, 0.5, 1.0], y=[0.0, 0.3, 0.8, 1.0]),
+                Series(name="chance", x=[0.0, 1.0], y=[0.0, 1.0]),
+            ]),
+            TokenHeatmapView(title="Attributions", rows=[
+                TokenScores(tokens=["the", XSS, "movie"], scores=[0.1, -0.8, 0.4], label="review 1"),
+            ]),
+            MatrixHeatmapView(title="Attention", x_labels=["[CLS]", XSS], y_labels=["[CLS]", XSS],
+                              values=[[0.7, 0.3], [0.2, 0.8]]),
+            ExampleListView(title="Swapped examples", examples=[
+                Example(id="ex-1", text=EXAMPLE_TEXT, spans=[Span(start=8, end=8 + len(XSS), label=ATTR_BREAK)],
+                        fields={"score": 0.25, "note": XSS}, tags=["swap"]),
+            ]),
+        ],
+        examples=[Example(id="ex-2", text=XSS)],
+        details={"probe_count": 12, "note": XSS},
+    )
+
+
+def _suite_error() -> SuiteResult:
+    return SuiteResult(suite="privacy", suite_version="0.1", model="minilm", status=Status.ERROR,
+                       duration_s=1.5, error="CapabilityError: needs train")
+
+
+@pytest.fixture
+def run() -> AuditRun:
+    provenance = Provenance(
+        models={XSS: ModelProvenance(path="/models/x", sha256="ab" * 32, kind="masked_lm"),
+                "minilm": ModelProvenance(path="/models/minilm", sha256="cd" * 32, kind="encoder")},
+        datasets={"crows_pairs": DatasetProvenance(path="builtin:crows_pairs", sha256="ef" * 32, rows=1508)},
+        config_path="audit.yaml", config_sha256="12" * 32, config={"suites": {"bias": {"note": XSS}}},
+        packages={"torch": "2.13.0", "transformers": "5.23"}, git_revision="0123abc", python="3.11.9",
+        platform="Linux", device="cpu", seed=7, started_at="2025-05-01T10:00:00Z", finished_at="2025-05-01T10:02:00Z",
+    )
+    return AuditRun(run_id="run-42", status=Status.FAILED, provenance=provenance,
+                    suites=[_suite_bias(), _suite_error()],
+                    findings=[Finding(severity=Severity.WARN, gate="run_budget", message="slow run")])
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def test_results_json_round_trips(run, tmp_path):
+    path = JsonRenderer().render(run, tmp_path)
+    assert path == tmp_path / "results.json"
+    assert AuditRun.model_validate_json(path.read_text()) == run
+    assert load_run(path) == run
+
+
+def _check(schema: dict, value: object, root: dict, where: str = "$") -> list[str]:
+    """A small JSON Schema checker (the subset pydantic emits); jsonschema is not installed here."""
+    if "$ref" in schema:
+        return _check(root["$defs"][schema["$ref"].rsplit("/", 1)[-1]], value, root, where)
+    if "anyOf" in schema or "oneOf" in schema:
+        options = schema.get("anyOf", schema.get("oneOf"))
+        return [] if any(not _check(o, value, root, where) for o in options) else [f"{where}: no option matches"]
+    errors: list[str] = []
+    kinds = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+    kind = schema.get("type")
+    if kind in ("number", "integer"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or (kind == "integer" and not float(value).is_integer()):
+            return [f"{where}: expected {kind}"]
+    elif kind is not None and not isinstance(value, kinds[kind]):
+        return [f"{where}: expected {kind}, got {type(value).__name__}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: {value!r} not in {schema['enum']}")
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{where}: {value!r} != {schema['const']!r}")
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        errors += [f"{where}: missing {key}" for key in schema.get("required", []) if key not in value]
+        for key, item in value.items():
+            if key in properties:
+                errors += _check(properties[key], item, root, f"{where}.{key}")
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{where}: unexpected {key}")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                errors += _check(schema["additionalProperties"], item, root, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            errors += _check(schema["items"], item, root, f"{where}[{i}]")
+    return errors
+
+
+def test_schema_file_validates_results_json(run, tmp_path):
+    JsonRenderer().render(run, tmp_path)
+    schema = json.loads((tmp_path / SCHEMA_FILENAME).read_text())
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert schema == AuditRun.model_json_schema()
+    assert _check(schema, data, schema) == []
+    # The checker can fail: a tampered document is rejected on the exact fields.
+    data["status"] = "bogus"
+    del data["run_id"]
+    data["suites"][0]["metrics"][0]["n"] = "many"
+    problems = _check(schema, data, schema)
+    assert any("status" in p for p in problems)
+    assert any("missing run_id" in p for p in problems)
+    assert any("metrics[0].n" in p for p in problems)
+
+
+def test_load_run_names_the_file_when_json_is_corrupt(run, tmp_path):
+    path = JsonRenderer().render(run, tmp_path)
+    path.write_text(path.read_text()[:200])
+    with pytest.raises(DataError, match=re.escape(str(path))) as info:
+        load_run(path)
+    assert "not valid JSON" in str(info.value) and "line" in str(info.value)
+
+
+def test_load_run_rejects_other_major_schema_version(run, tmp_path):
+    path = tmp_path / "results.json"
+    data = json.loads(run.model_dump_json())
+    data["schema_version"] = "2.0"
+    data["new_field_of_v2"] = 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=r"results\.json: schema_version '2\.0'"):
+        load_run(path)
+    data["schema_version"] = "1.7"  # same major, but the unknown field is still an error
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="new_field_of_v2"):
+        load_run(path)
+
+
+def test_load_run_names_file_and_field_of_an_invalid_value(run, tmp_path):
+    path = tmp_path / "results.json"
+    data = json.loads(run.model_dump_json())
+    data["suites"][0]["metrics"][1]["value"] = "high"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError) as info:
+        load_run(path)
+    assert str(path) in str(info.value)
+    assert "suites.0.metrics.1.value" in str(info.value)
+
+
+def test_load_run_missing_file_and_non_object(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_run(tmp_path / "nope.json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match=r"list\.json: expected a JSON object"):
+        load_run(tmp_path / "list.json")
+
+
+# ---------------------------------------------------------------- HTML: safety
+
+
+def test_html_escapes_every_planted_script(run, tmp_path):
+    html = HtmlRenderer().render(run, tmp_path).read_text()
+    assert "<script>alert" not in html
+    assert "alert(1)</script>" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 10
+    assert html.lower().count("<script") == 1  # only the report's own print helper
+    assert ' onmouseover="' not in html
+    assert "&#34; onmouseover=&#34;alert(2)" in html
+
+
+def test_each_planted_place_is_rendered_escaped(run):
+    html = render_html(run)
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f"<td>{escaped}</td>" in html  # table cell and model name
+    assert f'<span class="tok" style="background-color:#2166ac;color:#ffffff" title="-0.800">{escaped}</span>' in html
+    assert re.search(rf'<text [^>]*class="bar-label"[^>]*>{re.escape(escaped)} \(n=516\)</text>', html)
+    assert f"He said <mark" in html and f">{escaped}</mark> &amp; left." in html
+    assert f"<h2>bias <span class=\"on\">on</span> {escaped}" in html
+
+
+def test_html_needs_no_network(run):
+    html = render_html(run)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.IGNORECASE)
+    assert "http://" not in html and "https://" not in html
+    assert "@import" not in html and "url(" not in html
+
+
+class _TagBalance(HTMLParser):
+    """Tracks open elements; void and self-closed elements never go on the stack."""
+
+    VOID = {"meta", "link", "br", "hr", "img", "input", "col", "wbr", "source"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.seen: dict[str, int] = {}
+
+    def handle_starttag(self, tag, attrs):
+        self.seen[tag] = self.seen.get(tag, 0) + 1
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.seen[tag] = self.seen.get(tag, 0) + 1
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
+
+
+def test_html_is_well_formed_and_has_every_part(run):
+    parser = _TagBalance()
+    parser.feed(render_html(run))
+    parser.close()
+    assert parser.errors == [] and parser.stack == []
+    assert parser.seen["svg"] == 3  # bar, line, matrix
+    assert parser.seen["mark"] == 1 and parser.seen["details"] >= 3
+
+
+def test_html_layout_summary_first_then_sections_then_provenance(run):
+    html = render_html(run)
+    summary, first_section = html.index('id="summary"'), html.index('class="suite"')
+    assert summary < first_section < html.index('id="provenance"')
+    verdicts = html[summary:first_section]
+    assert verdicts.index("crows_max") < verdicts.index("accuracy_min")  # fails before warns
+    assert '<td class="num count-fail">2</td>' in verdicts
+    assert "57.3%" in verdicts and "[54.8, 59.9]" in verdicts and "n=1,508" in verdicts
+    assert "status-error" in verdicts and "1 min 15 s" in verdicts
+    assert "run_budget" in verdicts
+    assert "CapabilityError: needs train" in html
+    assert "ab" * 32 in html and "ef" * 32 in html and "0123abc" in html
+
+
+def test_group_metrics_are_collapsed_by_name(run):
+    html = render_html(run)
+    block = re.search(r'<details class="groups">(.*?)</details>', html, re.S).group(1)
+    assert "<code>crows_pairs.metric</code> by group" in block and "(2 groups)" in block
+    assert "bias_type=race-color" in block and "60.1%" in block and "[55.0, 65.2]" in block
+    headline = html[html.index("<h3>Metrics</h3>"):html.index('<details class="groups">')]
+    assert "bias_type=" not in headline and "↓" in headline and "↑" in headline and "95% CI" in headline
+
+
+def test_big_tables_are_cut_with_a_note():
+    rows = [[i, f"row {i}"] for i in range(600)]
+    table = TableView(title="t", columns=["i", "r"], rows=rows)
+    result = SuiteResult(suite="s", suite_version="1", model="m", views=[table])
+    html = render_html(AuditRun(run_id="r", status=Status.PASSED, provenance=Provenance(), suites=[result]))
+    assert "row 499" in html and "row 500" not in html
+    assert "Showing 500 of 600 rows" in html
+
+
+def test_empty_run_renders():
+    run = AuditRun(run_id="empty", status=Status.ERROR, provenance=Provenance())
+    html = render_html(run)
+    assert "This run has no suite results." in html and "No failed or warning findings." in html
+
+
+# ---------------------------------------------------------------- charts
+
+
+def _svg(markup: str) -> ET.Element:
+    return ET.fromstring(str(markup))
+
+
+def test_bar_chart_geometry_matches_hand_computation():
+    view = BarChartView(title="t", unit="%", reference=50.0, bars=[
+        Bar(label="a", value=50.0, ci_low=40.0, ci_high=60.0, n=10),
+        Bar(label="b", value=25.0),
+    ])
+    svg = _svg(bar_chart_svg(view))
+    # domain = nice ticks of [0, 60] = 0..60 over pixels 250..650 (760 wide - 110 for value labels)
+    bars = [r for r in svg.iter("rect") if "bar" in r.get("class", "")]
+    assert [float(r.get("x")) for r in bars] == [250.0, 250.0]
+    assert [float(r.get("width")) for r in bars] == pytest.approx([400 * 50 / 60, 400 * 25 / 60], abs=0.06)
+    whiskers = [line for line in svg.iter("line") if line.get("class") == "whisker"]
+    assert float(whiskers[0].get("x1")) == pytest.approx(250 + 400 * 40 / 60, abs=0.06)
+    assert float(whiskers[0].get("x2")) == pytest.approx(650.0)
+    reference = next(line for line in svg.iter("line") if line.get("class") == "reference")
+    assert float(reference.get("x1")) == pytest.approx(250 + 400 * 50 / 60, abs=0.06)
+    labels = [t.text for t in svg.iter("text")]
+    assert "a (n=10)" in labels and "50.0%" in labels and "25.0%" in labels and "reference 50.0%" in labels
+
+
+def test_bar_chart_negative_and_missing_values():
+    view = BarChartView(title="t", bars=[Bar(label="neg", value=-2.0), Bar(label="nan", value=math.nan)])
+    svg = _svg(bar_chart_svg(view))
+    rects = [r for r in svg.iter("rect")]
+    assert len(rects) == 1 and rects[0].get("class") == "bar negative"
+    assert "n/a" in [t.text for t in svg.iter("text")]
+
+
+def test_nice_ticks():
+    assert nice_ticks(0, 57.3) == [0, 20, 40, 60]
+    assert nice_ticks(0, 1) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    assert nice_ticks(-0.3, 0.8) == pytest.approx([-0.5, -0.25, 0, 0.25, 0.5, 0.75, 1.0])
+    assert nice_ticks(math.nan, 1) == [0.0, 1.0]
+
+
+def test_line_chart_draws_each_series_and_splits_at_nan():
+    view = LineChartView(title="ROC", x_label="FPR", y_label="TPR", series=[
+        Series(name="a", x=[0, 0.5, 1], y=[0, 0.5, 1]),
+        Series(name="b", x=[0, 0.2, 0.4, 1], y=[0, math.nan, 0.6, 1]),
+    ])
+    svg = _svg(line_chart_svg(view))
+    polylines = list(svg.iter("polyline"))
+    assert len(polylines) == 2  # a; b after its NaN (the single point before is a circle)
+    assert len(list(svg.iter("circle"))) == 1
+    assert polylines[0].get("points") == "66,330 293,172 520,14"  # x: 66..520 (700 - legend 180), y: 330..14
+    texts = [t.text for t in svg.iter("text")]
+    assert "FPR" in texts and "TPR" in texts and "a" in texts and "b" in texts
+
+
+def test_matrix_heatmap_colours_and_crop():
+    view = MatrixHeatmapView(title="m", x_labels=["x0", "x1"], y_labels=["y0", "y1"], values=[[0.0, 1.0], [0.5, 0.25]])
+    svg = _svg(matrix_heatmap_svg(view))
+    cells = [r for r in svg.iter("rect") if r.get("class") == "cell"]
+    assert [c.get("fill") for c in cells[:2]] == ["#ffffff", colors.hex_color(colors.SEQUENTIAL_HIGH)]
+    signed_view = MatrixHeatmapView(title="m", x_labels=["a"], y_labels=["b", "c"], values=[[-2.0], [1.0]])
+    signed = _svg(matrix_heatmap_svg(signed_view))
+    fills = [r.get("fill") for r in signed.iter("rect") if r.get("class") == "cell"]
+    # -2 is the largest |value|: full blue; 1.0 is half way from white to red (178, 24, 43) -> (216, 140, 149)
+    assert fills == ["#2166ac", "#d88c95"]
+    values = {t.text: t.get("style") for t in signed.iter("text") if t.get("class") == "cell-value"}
+    assert values == {"-2.00": "fill:#ffffff", "1.00": "fill:#1a1a1a"}  # inline style: page CSS cannot override
+    big = MatrixHeatmapView(title="big", x_labels=[str(i) for i in range(80)], y_labels=[str(i) for i in range(70)],
+                            values=[[1.0] * 80 for _ in range(70)])
+    big_svg = _svg(matrix_heatmap_svg(big))
+    assert len([r for r in big_svg.iter("rect") if r.get("class") == "cell"]) == 64 * 64
+    assert "showing the first 64 × 64 of 70 × 80" in [t.text for t in big_svg.iter("text")]
+
+
+def test_colour_scales():
+    assert colors.diverging(0.0, 1.0) == colors.WHITE
+    assert colors.diverging(3.0, 3.0) == colors.POSITIVE_RED
+    assert colors.diverging(-5.0, 3.0) == colors.NEGATIVE_BLUE  # clipped at the scale
+    assert colors.diverging(1.0, 0.0) == colors.WHITE
+    assert colors.max_abs([0.5, -2.0, math.nan]) == 2.0
+    assert colors.text_on(colors.WHITE) == colors.DARK_TEXT
+    assert colors.text_on(colors.SEQUENTIAL_HIGH) == colors.LIGHT_TEXT
+
+
+# ---------------------------------------------------------------- highlighting and numbers
+
+
+def test_segments_split_raw_text_at_span_boundaries():
+    got = segments("abcdef", [Span(start=1, end=3, label="x"), Span(start=2, end=5, label="y")])
+    assert [(s.text, s.marked, s.labels) for s in got] == [
+        ("a", False, ()), ("b", True, ("x",)), ("c", True, ("x", "y")), ("de", True, ("y",)), ("f", False, ()),
+    ]
+    clipped = segments("abc", [Span(start=-3, end=1), Span(start=2, end=99), Span(start=2, end=1)])
+    assert [(s.text, s.marked) for s in clipped] == [("a", True), ("b", False), ("c", True)]
+    assert "".join(s.text for s in segments(EXAMPLE_TEXT, [Span(start=3, end=12)])) == EXAMPLE_TEXT
+
+
+def test_number_formatting():
+    assert format_number(57.345) == "57.3"
+    assert format_number(0.84123) == "0.841"
+    assert format_number(1508) == "1,508"
+    assert format_number(1234.6) == "1,235"
+    assert format_number(0.000123) == "1.23e-04"
+    assert format_number(None) == "—" and format_number(math.nan) == "n/a"
+    assert format_value(57.3, "%") == "57.3%" and format_value(1.5, "s") == "1.50 s"
+    assert format_ci(None, 1.0) == "—" and format_ci(0.8191, 0.862) == "[0.819, 0.862]"
+    assert format_duration(75.2) == "1 min 15 s" and format_duration(4000) == "1 h 6 min"
+    assert format_level(0.95) == "95%" and format_level(0.9) == "90%"
+
+
+# ---------------------------------------------------------------- JUnit
+
+
+def test_junit_counts_failures_errors_and_escapes(run, tmp_path):
+    path = JUnitRenderer().render(run, tmp_path)
+    root = ET.parse(path).getroot()  # parses despite the control characters planted in a message
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {"run", f"bias/{XSS}", "privacy/minilm"}
+    bias = suites[f"bias/{XSS}"]
+    # status + crows_max (fail) + accuracy_min (warn) + the gate-less fail; the gate-less info is not a test
+    assert [c.get("name") for c in bias.findall("testcase")] == ["status", "accuracy_min", "crows_max", "finding"]
+    assert (bias.get("tests"), bias.get("failures"), bias.get("errors")) == ("4", "2", "0")
+    failure = bias.find("testcase[@name='crows_max']/failure")
+    assert failure.get("message") == f"CrowS 57.3 > 55 {XSS}" and '"threshold": 55' in failure.text
+    assert "\ufffd" in bias.find("testcase[@name='finding']/failure").get("message")
+    assert (suites["privacy/minilm"].get("errors"), suites["privacy/minilm"].get("tests")) == ("1", "1")
+    assert suites["privacy/minilm"].find("testcase/error").get("message") == "CapabilityError: needs train"
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("6", "2", "1")
+    assert "<script>" not in path.read_text()
+
+
+def test_junit_duplicate_gates_and_skipped():
+    result = SuiteResult(suite="s", suite_version="1", model="m", status=Status.SKIPPED, findings=[
+        Finding(severity=Severity.FAIL, gate="g", message="one"),
+        Finding(severity=Severity.FAIL, gate="g", message="two"),
+    ])
+    run = AuditRun(run_id="r", status=Status.FAILED, provenance=Provenance(), suites=[result])
+    root = ET.fromstring(junit_xml(run))
+    suite = root.find("testsuite")
+    assert [c.get("name") for c in suite.findall("testcase")] == ["status", "g", "g #2"]
+    assert (suite.get("failures"), suite.get("skipped")) == ("2", "1")
+
+
+# ---------------------------------------------------------------- registration
+
+
+def test_renderers_are_registered_and_follow_the_protocol(run, tmp_path):
+    found = {ep.name: ep.load() for ep in entry_points(group="audit.renderers")}
+    assert {"json", "html", "junit"} <= set(found)
+    for name, cls in found.items():
+        renderer = cls()
+        assert isinstance(renderer, Renderer) and renderer.name == name
+        path = renderer.render(run, tmp_path / "out")
+        assert path == tmp_path / "out" / renderer.filename and path.stat().st_size > 0
+    leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == [] and Path(tmp_path / "out" / "report.html").exists()
