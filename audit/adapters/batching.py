@@ -1,0 +1,118 @@
+"""Length-sorted batching with a token budget and out-of-memory back-off.
+
+Generic on purpose (no transformers import): the adapter hands over items, their token
+lengths and a `compute(batch) -> results` function; this module decides which items go
+together, halves the batch on CUDA out-of-memory, and returns results in caller order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence, TypeVar
+
+import torch
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+CPU_TOKEN_BUDGET = 4_096       # padded tokens per batch on CPU: bigger batches buy nothing, padding costs
+GPU_TOKEN_BUDGET = 65_536      # padded tokens per batch on a GPU (OOM back-off handles the rest)
+PROGRESS_MIN_BATCHES = 4       # show a progress bar only for calls with more batches than this
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How many items go into one batch: a fixed count, or a padded-token budget ("auto")."""
+
+    batch_size: int | None      # fixed items per batch; None = use the token budget
+    token_budget: int           # max padded tokens (items x longest length) per batch
+    max_items: int = 4096       # hard cap, even for very short items
+
+    def size_for(self, padded_length: int) -> int:
+        if self.batch_size is not None:
+            return max(1, self.batch_size)
+        return max(1, min(self.max_items, self.token_budget // max(1, padded_length)))
+
+
+def default_token_budget(device: str) -> int:
+    return GPU_TOKEN_BUDGET if device.startswith("cuda") else CPU_TOKEN_BUDGET
+
+
+def is_oom(exc: BaseException) -> bool:
+    """True for a CUDA out-of-memory error (the only error worth retrying with a smaller batch)."""
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    return isinstance(exc, RuntimeError) and "CUDA out of memory" in str(exc)
+
+
+def length_order(lengths: Sequence[int]) -> list[int]:
+    """Indices sorted longest first (the largest batch runs first, so OOM shows up early)."""
+    return sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+
+
+def run_batched(items: Sequence[T], lengths: Sequence[int], compute: Callable[[list[T]], Sequence[R]],
+                policy: BatchPolicy, *, desc: str = "batches") -> list[R]:
+    """Run `compute` over length-sorted batches of `items`; results come back in the caller's order.
+
+    On CUDA out-of-memory the failing batch is retried with half as many items, and the smaller
+    size is kept as a cap for the rest of the call; a single item that does not fit re-raises.
+    """
+    if len(items) != len(lengths):
+        raise ValueError(f"{len(items)} items but {len(lengths)} lengths")
+    order = length_order(lengths)
+    results: list[R | None] = [None] * len(items)
+    cap: int | None = None
+    first_size = policy.size_for(lengths[order[0]]) if order else 1
+    show = len(items) > PROGRESS_MIN_BATCHES * first_size
+    with tqdm(total=len(items), desc=desc, unit="item", disable=None if show else True, leave=False) as bar:
+        start = 0
+        while start < len(order):
+            size = policy.size_for(lengths[order[start]])
+            if cap is not None:
+                size = min(size, cap)
+            chunk = order[start:start + size]
+            try:
+                out = compute([items[i] for i in chunk])
+            except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raises
+                if not is_oom(exc) or len(chunk) == 1:
+                    raise
+                cap = max(1, len(chunk) // 2)
+                _release_cuda_memory()
+                continue
+            if len(out) != len(chunk):
+                raise RuntimeError(f"compute returned {len(out)} results for a batch of {len(chunk)}")
+            for i, value in zip(chunk, out):
+                results[i] = value
+            start += len(chunk)
+            bar.update(len(chunk))
+    return results  # type: ignore[return-value]
+
+
+def _release_cuda_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists into (input_ids, attention_mask) int64 tensors."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        mask[row, :len(seq)] = 1
+    return ids, mask
+
+
+@contextlib.contextmanager
+def inference_context(device: str, dtype: torch.dtype) -> Iterator[None]:
+    """inference_mode everywhere; autocast to bf16/fp16 on CUDA only (CPU autocast is slower here)."""
+    with torch.inference_mode():
+        if device.startswith("cuda") and dtype in (torch.bfloat16, torch.float16):
+            with torch.autocast(device_type="cuda", dtype=dtype):
+                yield
+        else:
+            yield
