@@ -197,7 +197,7 @@ def test_masked_scores_batched_equals_single_and_full_logits(mlm, tiny_mlm_dir):
         assert b.shape == (3,)
         np.testing.assert_allclose(b, s, atol=ATOL)
         np.testing.assert_allclose(b, r, atol=ATOL)
-    assert mlm._mlm_head is mlm.model.cls  # the head-only path was found and verified
+    assert mlm._head is mlm.model.cls  # the head-only path was found and verified
 
 
 def test_masked_scores_dedups_and_runs_head_only_at_masks(mlm):
@@ -337,3 +337,22 @@ def test_encoder_kind_from_real_minilm(real_minilm_dir, tmp_path):
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     assert vectors.shape == (3, 384)
     assert unit[0] @ unit[1] > unit[0] @ unit[2]  # a real encoder: paraphrases are closer
+
+
+def test_causal_scoring_applies_lm_head_only_at_scored_positions(causal, tiny_causal_dir):
+    """The LM head is found (lm_head) and sees one row per scored token, not every position."""
+    requests = [("the movie was", " great"), ("an uneven , sometimes brilliant drama", " about family")]
+    causal.loglikelihood(requests[:1])           # resolves and verifies the head once
+    assert causal._head is causal.model.lm_head
+    rows = []
+    hook = causal.model.lm_head.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
+    try:
+        fresh = [(c + " indeed", x) for c, x in requests]
+        results = causal.loglikelihood(fresh)
+    finally:
+        hook.remove()
+    assert sum(rows) == sum(r.n_tokens for r in results)
+    for (context, continuation), result in zip(fresh, results):
+        ids = causal.tokenize([context + continuation], add_special_tokens=False)[0]
+        ref = _causal_reference(tiny_causal_dir, ids)
+        assert abs(result.logprob - float(ref[-result.n_tokens:].sum())) < ATOL

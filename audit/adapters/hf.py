@@ -32,7 +32,7 @@ CAPABILITIES_BY_KIND: dict[ModelKind, frozenset[Capability]] = {
 }
 
 LOGITS_BYTES_BUDGET = 512 * 2**20   # full-vocabulary float32 logits held per batch
-MLM_HEAD_CHECK_ATOL = 1e-3          # head-only logits must match the model's own logits this closely
+HEAD_CHECK_ATOL = 1e-3          # head-only logits must match the model's own logits this closely
 ATTN_EAGER = "eager"
 
 
@@ -73,8 +73,8 @@ class HFAdapter:
         self.forward_passes = 0
         self._cache = cache
         self._cache_scope = f"{fingerprint}|{str(dtype).removeprefix('torch.')}|{max_length}"
-        self._mlm_head: torch.nn.Module | None = None
-        self._mlm_head_checked = False
+        self._head: torch.nn.Module | None = None
+        self._head_checked = False
 
     # ---------------------------------------------------------------- facts (no model call)
     @property
@@ -308,17 +308,27 @@ class HFAdapter:
         return out
 
     def _score_batch(self, jobs: list[_ScoreJob]) -> list[tuple[np.ndarray, bool]]:
+        """Run the base model once, then the LM head only at the positions that predict scored tokens
+        (for multiple choice that is a few positions out of a long context)."""
         ids, mask = self._pad([job.input_ids for job in jobs])
-        logits = self._forward(self.model, input_ids=ids, attention_mask=mask).logits
-        results = []
-        for row, job in enumerate(jobs):
-            end = len(job.input_ids)
-            start = end - job.n_scored
-            logprobs = torch.log_softmax(logits[row, start - 1:end - 1].float(), dim=-1)
-            targets = ids[row, start:end]
-            picked = logprobs.gather(1, targets.unsqueeze(1)).squeeze(1)
-            greedy = bool((logprobs.argmax(dim=-1) == targets).all())
-            results.append((picked.cpu().numpy(), greedy))
+        rows = torch.tensor([r for r, job in enumerate(jobs) for _ in range(job.n_scored)], device=ids.device)
+        cols = torch.tensor([p for job in jobs
+                             for p in range(len(job.input_ids) - job.n_scored - 1, len(job.input_ids) - 1)],
+                            device=ids.device)
+        head = self._resolve_head(ids[:1], mask[:1])
+        if head is not None:
+            hidden = self._forward(self.model.base_model, input_ids=ids, attention_mask=mask)[0]
+            logits = head(hidden[rows, cols])
+        else:
+            logits = self._forward(self.model, input_ids=ids, attention_mask=mask).logits[rows, cols]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        targets = ids[rows, cols + 1]
+        picked = logprobs.gather(1, targets.unsqueeze(1)).squeeze(1).cpu().numpy()
+        hits = (logprobs.argmax(dim=-1) == targets).cpu().numpy()
+        results, k = [], 0
+        for job in jobs:
+            results.append((picked[k:k + job.n_scored], bool(hits[k:k + job.n_scored].all())))
+            k += job.n_scored
         return results
 
     # ---------------------------------------------------------------- masked LM
@@ -373,7 +383,7 @@ class HFAdapter:
         ids, mask = self._pad([job.input_ids for job in jobs])
         rows = torch.tensor([r for r, job in enumerate(jobs) for _ in job.positions], device=ids.device)
         cols = torch.tensor([p for job in jobs for p in job.positions], device=ids.device)
-        head = self._resolve_mlm_head(ids[:1], mask[:1])
+        head = self._resolve_head(ids[:1], mask[:1])
         if head is not None:
             hidden = self._forward(self.model.base_model, input_ids=ids, attention_mask=mask)[0]
             logits = head(hidden[rows, cols])
@@ -395,15 +405,15 @@ class HFAdapter:
             results.append(per_pos)
         return results
 
-    def _resolve_mlm_head(self, probe_ids: torch.Tensor, probe_mask: torch.Tensor) -> torch.nn.Module | None:
-        """Find the prediction head (the one non-base child module) and check it on a probe once.
+    def _resolve_head(self, probe_ids: torch.Tensor, probe_mask: torch.Tensor) -> torch.nn.Module | None:
+        """Find the output head (the one non-base child module) and check it on a probe once.
 
-        BertForMaskedLM -> `cls`, RobertaForMaskedLM -> `lm_head`. Models whose head is spread over
+        BertForMaskedLM -> `cls`, RobertaForMaskedLM / LlamaForCausalLM / GPT2LMHeadModel -> `lm_head`. Models whose head is spread over
         several modules (DistilBERT) or that post-process logits fail the check and use full logits.
         """
-        if self._mlm_head_checked:
-            return self._mlm_head
-        self._mlm_head_checked = True
+        if self._head_checked:
+            return self._head
+        self._head_checked = True
         base = self.model.base_model
         heads = [child for _, child in self.model.named_children()
                  if child is not base and any(True for _ in child.parameters())]
@@ -416,6 +426,6 @@ class HFAdapter:
         except Exception:  # noqa: BLE001 - any mismatch of signatures means "not a plain head"
             return None
         scale = float(full.abs().max()) or 1.0
-        if partial.shape == full.shape and float((partial - full).abs().max()) <= MLM_HEAD_CHECK_ATOL * scale:
-            self._mlm_head = heads[0]
-        return self._mlm_head
+        if partial.shape == full.shape and float((partial - full).abs().max()) <= HEAD_CHECK_ATOL * scale:
+            self._head = heads[0]
+        return self._head
