@@ -149,7 +149,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         atomic_write_text(args.json, json.dumps([asdict(r) for r in rows], indent=2))
     regressions = [r for r in rows if r.regression]
     for r in regressions:
-        print(f"REGRESSION {r.suite}/{r.model} {r.metric}: {r.difference:+.4f} (p={r.p_value:.3g}, "
+        group = f"[{r.group}]" if r.group else ""
+        print(f"REGRESSION {r.suite}/{r.model} {r.metric}{group}: {r.difference:+.4f} (p={r.p_value:.3g}, "
               f"n={r.n_paired})")
     return 1 if regressions else 0
 

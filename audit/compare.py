@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from audit.results import AuditRun, Metric, Outcomes, SuiteResult
+from audit.results import AuditRun, Outcomes
 from audit.stats import mcnemar, paired_bootstrap
 
 
@@ -16,6 +16,7 @@ class MetricComparison:
     suite: str
     model: str
     metric: str
+    group: str | None
     baseline: float
     candidate: float
     difference: float          # candidate − baseline, in the per-example outcome's units
@@ -35,10 +36,6 @@ def _aligned(a: Outcomes, b: Outcomes) -> tuple[np.ndarray, np.ndarray]:
     return np.array([a_by_id[i] for i in ids], float), np.array([b_by_id[i] for i in ids], float)
 
 
-def _overall(result: SuiteResult, name: str) -> Metric | None:
-    return result.metric(name)
-
-
 def compare_runs(baseline: AuditRun, candidate: AuditRun, *, alpha: float = 0.05,
                  seed: int = 0) -> list[MetricComparison]:
     """Every metric with per-example outcomes in both runs, tested pairwise on shared example ids."""
@@ -48,20 +45,20 @@ def compare_runs(baseline: AuditRun, candidate: AuditRun, *, alpha: float = 0.05
         base = base_suites.get((cand.suite, cand.model))
         if base is None:
             continue
-        base_outcomes = {o.metric: o for o in base.outcomes}
+        base_outcomes = {(o.metric, o.group): o for o in base.outcomes}
         for outcome in cand.outcomes:
-            if outcome.metric not in base_outcomes:
+            if (outcome.metric, outcome.group) not in base_outcomes:
                 continue
-            a, b = _aligned(base_outcomes[outcome.metric], outcome)
+            a, b = _aligned(base_outcomes[(outcome.metric, outcome.group)], outcome)
             if a.size == 0:
                 continue
             binary = set(np.unique(np.concatenate([a, b]))) <= {0.0, 1.0}
             test = mcnemar(a.astype(bool), b.astype(bool)) if binary else paired_bootstrap(a, b, seed=seed)
-            metric = _overall(cand, outcome.metric) or _overall(base, outcome.metric)
+            metric = cand.metric(outcome.metric, outcome.group) or base.metric(outcome.metric, outcome.group)
             hib = metric.higher_is_better if metric else None
             worse = (test.difference < 0) if hib else (test.difference > 0) if hib is False else False
             out.append(MetricComparison(
-                suite=cand.suite, model=cand.model, metric=outcome.metric,
+                suite=cand.suite, model=cand.model, metric=outcome.metric, group=outcome.group,
                 baseline=float(a.mean()), candidate=float(b.mean()), difference=test.difference,
                 ci_low=test.ci_low, ci_high=test.ci_high, p_value=test.p_value, n_paired=test.n,
                 test=test.test, higher_is_better=hib, regression=bool(worse and test.p_value < alpha)))

@@ -61,6 +61,7 @@ class Outcomes(_Record):
     """Per-example values behind an overall metric, for paired comparisons between runs."""
 
     metric: str
+    group: str | None = None
     example_ids: list[str]
     values: list[float]
 

@@ -53,6 +53,7 @@ class _AdapterPool:
     loader: AdapterLoader
     prepared_dir: Path
     cache_dir: Path | None
+    config_dir: Path
     current: tuple[str, ModelAdapter] | None = None
 
     def get(self, name: str) -> ModelAdapter:
@@ -60,9 +61,17 @@ class _AdapterPool:
             return self.current[1]
         self.current = None
         gc.collect()
-        adapter = self.loader(name, self.specs[name], self.prepared_dir, self.cache_dir)
+        adapter = self.loader(name, self._resolved(self.specs[name]), self.prepared_dir, self.cache_dir)
         self.current = (name, adapter)
         return adapter
+
+
+    def _resolved(self, spec: ModelSpec) -> ModelSpec:
+        """A relative model path is relative to the config file, like dataset paths."""
+        path = Path(spec.path).expanduser()
+        if spec.path.startswith("prepared:") or path.is_absolute():
+            return spec
+        return spec.model_copy(update={"path": str(self.config_dir / path)})
 
 
 def model_provenance(adapter: ModelAdapter) -> ModelProvenance:
@@ -140,7 +149,7 @@ class Runner:
         jobs = self.plan()
         state = _State.open(self.out_dir / ".state", self.loaded.sha256, self.fresh)
         pool = _AdapterPool(self.config.models, self.adapter_loader, self.prepared_dir,
-                            self.result_cache_dir)
+                            self.result_cache_dir, self.loaded.directory)
         models: dict[str, ModelProvenance] = {}
         datasets: dict[str, DatasetProvenance] = {}
         for record in state.done.values():

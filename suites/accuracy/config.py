@@ -1,0 +1,46 @@
+"""The accuracy suite's config block (pydantic, unknown keys are errors)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from audit.suite import SuiteConfig
+from suites.accuracy.metrics import DEFAULT_ECE_BINS
+
+
+class LabelledDataset(SuiteConfig):
+    """A local labelled table scored with the model's classifier head."""
+
+    name: str = Field(min_length=1)
+    path: str = Field(description="builtin:..., prepared:..., absolute, or relative to the config file")
+    text_column: str = "text"
+    label_column: str = "label"
+    id_column: str = Field("id", description="example ids for paired comparisons; row index if absent")
+    label_map: dict[str, str] | None = Field(None, description="dataset label -> model label name")
+    limit: int | None = Field(None, gt=0, description="score a seeded random subset of this many rows")
+    seed: int | None = Field(None, description="subset seed; default: derived from the run seed")
+
+
+class LmEvalConfig(SuiteConfig):
+    """lm-eval tasks scored by log-likelihood through the adapter."""
+
+    tasks: list[str] = Field(min_length=1, description="shipped task names or tasks in include_path")
+    include_path: str | None = Field(None, description="a folder of extra lm-eval task YAMLs")
+    limit: int | None = Field(None, gt=0, description="first N documents per task (shipped tasks are shuffled)")
+    num_fewshot: int = Field(0, ge=0)
+
+
+class AccuracyConfig(SuiteConfig):
+    datasets: list[LabelledDataset] = Field(default_factory=list)
+    ece_bins: int = Field(DEFAULT_ECE_BINS, ge=1)
+    lm_eval: LmEvalConfig | None = None
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> "AccuracyConfig":
+        if not self.datasets and self.lm_eval is None:
+            raise ValueError("give 'datasets' and/or 'lm_eval'")
+        names = [d.name for d in self.datasets]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"dataset names must be unique; repeated: {', '.join(duplicates)}")
+        return self

@@ -1,0 +1,94 @@
+"""The lm-eval half of the accuracy suite: write shipped tasks, run them, turn samples into Metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from audit.errors import ConfigError
+from audit.results import Finding, Metric, Outcomes, Severity, SuiteResult
+from audit.stats import bootstrap_mean
+from audit.suite import Context
+from suites.accuracy import views
+from suites.accuracy.config import LmEvalConfig
+from suites.accuracy.lm_eval_bridge import LmEvalRun, TaskOutcomes, run_tasks
+from suites.accuracy.tasks import SHIPPED_TASKS, materialize_task
+
+LM_EVAL_PREFIX = "lm_eval"
+TASKS_FOLDER = "lm_eval_tasks"
+# lm-eval's aggregate and our mean of its per-sample values must agree to this tolerance.
+AGGREGATE_TOLERANCE = 1e-9
+
+
+def lm_eval_metric_name(task: str, metric: str) -> str:
+    return f"{LM_EVAL_PREFIX}.{task}.{metric}"
+
+
+def prepare_tasks(ctx: Context, cfg: LmEvalConfig) -> list[Path]:
+    """Write the requested shipped tasks into the run folder; return every folder lm-eval should index."""
+    folders: list[Path] = []
+    shipped = [SHIPPED_TASKS[t] for t in cfg.tasks if t in SHIPPED_TASKS]
+    if shipped:
+        out = ctx.artifacts_dir / TASKS_FOLDER
+        for task in shipped:
+            materialize_task(task, ctx.data, out, ctx.sub_seed("accuracy", "lm_eval", task.name))
+        folders.append(out.resolve())
+    if cfg.include_path:
+        include = ctx.data.resolve(cfg.include_path, what="accuracy.lm_eval.include_path")
+        if not include.is_dir():
+            raise ConfigError(f"accuracy.lm_eval.include_path: {include} is not a folder of task YAMLs")
+        folders.append(include.resolve())
+    return folders
+
+
+def score_lm_eval(ctx: Context, cfg: LmEvalConfig, result: SuiteResult) -> None:
+    """Run the tasks through the adapter; metrics 'lm_eval.<task>.<acc|acc_norm>' with n and a CI."""
+    run = LmEvalRun(tasks=list(cfg.tasks), include_paths=prepare_tasks(ctx, cfg), limit=cfg.limit,
+                    num_fewshot=cfg.num_fewshot, seed=ctx.sub_seed("accuracy", "lm_eval"))
+    outcomes = run_tasks(ctx.adapter, run)
+    missing = [t for t in cfg.tasks if t not in outcomes]
+    if missing:
+        result.findings.append(Finding(severity=Severity.WARN, message=f"lm-eval returned no results for {missing}"))
+    accuracies = {}
+    for task, task_outcomes in outcomes.items():
+        for metric, values in task_outcomes.values.items():
+            if not values:
+                continue
+            name = lm_eval_metric_name(task, metric)
+            estimate = bootstrap_mean(values, seed=ctx.sub_seed("accuracy", name))
+            result.metrics.append(Metric.from_estimate(name, estimate, higher_is_better=True))
+            result.outcomes.append(Outcomes(metric=name, example_ids=task_outcomes.doc_ids, values=values))
+            _check_aggregate(task_outcomes, metric, estimate.value, result)
+            if metric == "acc":
+                accuracies[task] = estimate
+                _breakdowns(ctx, task_outcomes, name, values, result)
+    if accuracies:
+        result.views.append(views.task_bars("lm-eval task accuracy", accuracies))
+    result.details["lm_eval"] = {
+        "tasks": {t: {"n": len(o.doc_ids), "aggregate": o.aggregate} for t, o in outcomes.items()},
+        "limit": cfg.limit, "num_fewshot": cfg.num_fewshot, "seed": run.seed,
+        "task_folders": [str(p) for p in run.include_paths],
+    }
+
+
+def _breakdowns(ctx: Context, outcomes: TaskOutcomes, name: str, values: list[float], result: SuiteResult) -> None:
+    """Per-group accuracy (e.g. BBQ category) as metrics with group 'field=value', plus a bar chart."""
+    per_doc = np.asarray(values, dtype=float)
+    for field, labels in outcomes.groups.items():
+        labels_arr = np.asarray(labels)
+        estimates = {}
+        for value in sorted(set(labels)):
+            group = f"{field}={value}"
+            estimates[value] = bootstrap_mean(per_doc[labels_arr == value], seed=ctx.sub_seed("accuracy", name, group))
+            result.metrics.append(Metric.from_estimate(name, estimates[value], group=group, higher_is_better=True))
+        result.views.append(views.task_bars(f"{outcomes.task}: accuracy by {field}", estimates))
+
+
+def _check_aggregate(outcomes: TaskOutcomes, metric: str, value: float, result: SuiteResult) -> None:
+    """Our mean of lm-eval's per-sample values must equal lm-eval's own aggregate (a plumbing check)."""
+    reported = outcomes.aggregate.get(metric)
+    if reported is not None and abs(reported - value) > AGGREGATE_TOLERANCE:
+        result.findings.append(Finding(
+            severity=Severity.WARN, metric=lm_eval_metric_name(outcomes.task, metric),
+            message=f"lm-eval aggregate {reported:.6f} differs from the per-sample mean {value:.6f}"))
