@@ -117,7 +117,7 @@ def forward_floor(adapter: HFAdapter, pairs: list[CrowsPair]) -> Callable[[], No
         targets = torch.tensor([t[0] for j in chunk for t in j[2]])
         batches.append(tuple(x.to(adapter.device) for x in (input_ids, mask, rows, cols, targets)))
         start += size
-    head = adapter._resolve_mlm_head(batches[0][0][:1], batches[0][1][:1])
+    head = adapter._resolve_head(batches[0][0][:1], batches[0][1][:1])
     if head is None:
         raise SystemExit("this model's MLM head cannot be applied at the mask alone; the floor needs it")
     base = adapter.model.base_model

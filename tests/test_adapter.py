@@ -356,3 +356,22 @@ def test_causal_scoring_applies_lm_head_only_at_scored_positions(causal, tiny_ca
         ids = causal.tokenize([context + continuation], add_special_tokens=False)[0]
         ref = _causal_reference(tiny_causal_dir, ids)
         assert abs(result.logprob - float(ref[-result.n_tokens:].sum())) < ATOL
+
+
+def test_shared_context_packing_equals_plain_scoring(tiny_causal_dir):
+    """Multiple-choice requests sharing a context are packed into one sequence with a 4D mask;
+    the log-probs equal scoring each (context, choice) on its own."""
+    adapter = load_adapter("packed", ModelSpec(path=str(tiny_causal_dir)), prepared_dir=tiny_causal_dir,
+                           cache_dir=None)
+    contexts = ["the movie was long and the plot was thin , so i", "a quiet drama about a family that"]
+    choices = [" loved it", " hated every minute", " left", " falls apart", " heals"]
+    requests = [(c, x) for c in contexts for x in choices] + [("unshared context", " alone")]
+    packed = adapter.loglikelihood(requests)
+    assert adapter._packing_ok is True
+    for (context, choice), result in zip(requests, packed):
+        ids = adapter.tokenize([context + choice], add_special_tokens=False)[0]
+        ref = _causal_reference(tiny_causal_dir, ids)
+        assert abs(result.logprob - float(ref[-result.n_tokens:].sum())) < ATOL
+    passes = adapter.forward_passes
+    adapter.loglikelihood([(c + " too", x) for c in contexts for x in choices])
+    assert adapter.forward_passes - passes == 1   # both packed contexts in one batch, one pass

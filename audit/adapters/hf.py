@@ -19,6 +19,7 @@ from audit.adapters.base import (AttentionResult, Capability, Fill, Loglikelihoo
 from audit.adapters.batching import (BatchPolicy, default_token_budget, inference_context, pad_batch,
                                      run_batched)
 from audit.adapters.cache import CacheStats, ResultCache, cache_key
+from audit.adapters.packing import PackedJob, packed_inputs
 from audit.errors import DataError
 
 CAPABILITIES_BY_KIND: dict[ModelKind, frozenset[Capability]] = {
@@ -34,6 +35,8 @@ CAPABILITIES_BY_KIND: dict[ModelKind, frozenset[Capability]] = {
 LOGITS_BYTES_BUDGET = 512 * 2**20   # full-vocabulary float32 logits held per batch
 HEAD_CHECK_ATOL = 1e-3          # head-only logits must match the model's own logits this closely
 ATTN_EAGER = "eager"
+PACKING_ATOL_FP32 = 1e-3            # packed vs plain multiple-choice log-probs must agree this closely
+PACKING_ATOL_HALF = 5e-2
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class HFAdapter:
         self._cache_scope = f"{fingerprint}|{str(dtype).removeprefix('torch.')}|{max_length}"
         self._head: torch.nn.Module | None = None
         self._head_checked = False
+        self._packing_ok: bool | None = None
 
     # ---------------------------------------------------------------- facts (no model call)
     @property
@@ -278,9 +282,73 @@ class HFAdapter:
             n_cont = len(whole) - len(ctx)
             seq = whole if (ctx or prefix is None) else [prefix] + whole
             jobs.append(self._truncate_left(seq, n_cont))
-        scored = self._score(jobs, desc="loglikelihood")
+        scored = self._score_sharing_contexts(jobs)
         return [LoglikelihoodResult(logprob=float(lp.sum()), is_greedy=greedy, n_tokens=len(lp))
                 for lp, greedy in scored]
+
+    def _score_sharing_contexts(self, jobs: list[_ScoreJob]) -> list[tuple[np.ndarray, bool]]:
+        """Score jobs; those sharing a context (multiple choice) are packed into one sequence."""
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, job in enumerate(jobs):
+            if job.n_scored > 0:
+                groups.setdefault(job.input_ids[:len(job.input_ids) - job.n_scored], []).append(i)
+        packed, members = [], []
+        for context, idx in groups.items():
+            pj = PackedJob(context, tuple(jobs[i].input_ids[len(context):] for i in idx))
+            if len(idx) > 1 and context and len(pj.input_ids) <= self.max_length:
+                packed.append(pj)
+                members.append(idx)
+        if not packed or not self._packing_verified(packed[0], [jobs[i] for i in members[0]]):
+            return self._score(jobs, desc="loglikelihood")
+        out: list[tuple[np.ndarray, bool]] = [(np.zeros(0, dtype=np.float32), True)] * len(jobs)
+        in_packs = {i for idx in members for i in idx}
+        rest = [i for i in range(len(jobs)) if i not in in_packs]
+        for i, scored in zip(rest, self._score([jobs[i] for i in rest], desc="loglikelihood")):
+            out[i] = scored
+        for idx, per_choice in zip(members, self._run(packed, self._packed_batch, desc="loglikelihood",
+                                                           lengths=[len(p.input_ids) for p in packed])):
+            for i, scored in zip(idx, per_choice):
+                out[i] = scored
+        return out
+
+    def _packing_verified(self, job: PackedJob, plain: list[_ScoreJob]) -> bool:
+        """Check once per model that packed scoring equals plain scoring (4D masks are honoured)."""
+        if self._packing_ok is None:
+            reference = self._score(plain, desc="loglikelihood")
+            self._packing_ok = False
+            if self._head is not None:
+                try:
+                    with inference_context(self.device, self.dtype):
+                        packed = self._packed_batch([job])[0]
+                except Exception:  # noqa: BLE001 - an architecture without 4D-mask support
+                    return False
+                tol = PACKING_ATOL_FP32 if self.dtype == torch.float32 else PACKING_ATOL_HALF
+                self._packing_ok = all(np.allclose(a[0], b[0], atol=tol) for a, b in zip(reference, packed))
+        return self._packing_ok
+
+    def _packed_batch(self, jobs: list[PackedJob]) -> list[list[tuple[np.ndarray, bool]]]:
+        ids, positions, mask = packed_inputs(jobs, self._pad_id(), self.model.dtype)
+        ids, positions, mask = ids.to(self.device), positions.to(self.device), mask.to(self.device)
+        hidden = self._forward(self.model.base_model, input_ids=ids, attention_mask=mask, position_ids=positions)[0]
+        rows, cols, targets = [], [], []
+        for b, job in enumerate(jobs):
+            for cont, predictors in zip(job.continuations, job.predictor_rows()):
+                rows += [b] * len(cont)
+                cols += predictors
+                targets += cont
+        index = torch.tensor(rows, device=ids.device), torch.tensor(cols, device=ids.device)
+        logprobs = torch.log_softmax(self._head(hidden[index]).float(), dim=-1)
+        target = torch.tensor(targets, device=ids.device)
+        picked = logprobs.gather(1, target.unsqueeze(1)).squeeze(1).cpu().numpy()
+        hits = (logprobs.argmax(dim=-1) == target).cpu().numpy()
+        results, k = [], 0
+        for job in jobs:
+            per_choice = []
+            for cont in job.continuations:
+                per_choice.append((picked[k:k + len(cont)], bool(hits[k:k + len(cont)].all())))
+                k += len(cont)
+            results.append(per_choice)
+        return results
 
     def _token_logprobs_uncached(self, texts: list[str]) -> list[TokenLogprobs]:
         prefix = self._prefix_id(allow_eos=False)
