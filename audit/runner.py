@@ -203,7 +203,10 @@ class Runner:
             ctx = Context(model_name=job.model, adapter=adapter, config=config, seed=self.config.seed,
                           data=resolver, artifacts_dir=self.out_dir / "artifacts" / job.key,
                           progress=tqdm if self.show_progress else null_progress)
+            before = model_call_counts(adapter)
             result = suite.run(ctx)
+            after = model_call_counts(adapter)
+            result.details["model_calls"] = {k: after[k] - before.get(k, 0) for k in after}
         except AuditUserError as exc:
             log.error("%s on %s: %s", job.suite, job.model, exc)
             result = SuiteResult(suite=job.suite, suite_version=suite_cls.version, model=job.model,
@@ -216,6 +219,18 @@ class Runner:
                                  details={"traceback": traceback.format_exc(limit=20)})
         result.duration_s = round(time.perf_counter() - started, 3)
         return result
+
+
+def model_call_counts(adapter: ModelAdapter) -> dict[str, int]:
+    """Cache hits/misses and forward passes so far (adapters that count them), for run logs."""
+    counts: dict[str, int] = {}
+    stats = getattr(adapter, "cache_stats", None)
+    if stats is not None:
+        counts.update(cache_hits=stats.hits, cache_misses=stats.misses)
+    passes = getattr(adapter, "forward_passes", None)
+    if isinstance(passes, int):
+        counts["forward_passes"] = passes
+    return counts
 
 
 def overall_status(results: list[SuiteResult], run_findings: list) -> Status:

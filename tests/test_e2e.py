@@ -1,0 +1,147 @@
+"""End to end through the CLI: tiny models for the mechanics, the real default models for one run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from audit.cli import main
+from reports.json_report import load_run
+
+PLANTED = "<script>alert('planted')</script>"
+
+
+def _tiny_config(tmp_path: Path, clf: Path, causal: Path) -> Path:
+    data = tmp_path / "reviews.csv"
+    # The tiny random classifier says "positive" to everything, so the planted row (labelled
+    # negative) is one of only ten mistakes, all of which the report lists as examples.
+    rows = ["id,text,label", f'r0,"{PLANTED} a dull film",negative']
+    rows += [f"r{i},{'a dull and tedious film' if i < 10 else 'a warm funny film'} number {i},"
+             f"{'negative' if i < 10 else 'positive'}" for i in range(1, 40)]
+    data.write_text("\n".join(rows) + "\n")
+    config = tmp_path / "audit.yaml"
+    config.write_text(f"""
+seed: 1
+models:
+  clf: {{path: {clf}}}
+  lm: {{path: {causal}}}
+suites:
+  - suite: accuracy
+    models: [clf]
+    config:
+      datasets: [{{name: reviews, path: reviews.csv}}]
+  - suite: accuracy
+    models: [lm]
+    config:
+      lm_eval: {{tasks: [bbq_disambig_mc], limit: 6}}
+  - suite: bias
+    config:
+      crows_pairs: {{limit: 12}}
+      winobias: {{limit: 6}}
+      templates: {{limit: 2}}
+      bbq: {{limit_per_category: 2}}
+      counterfactual: {{limit: 10}}
+      fairness: {{limit: 120}}
+gates:
+  - {{metric: accuracy.accuracy, min: 0.0, model: clf}}
+""")
+    return config
+
+
+def test_cli_run_writes_reports_escapes_data_and_reuses_cache(tmp_path, tiny_classifier_dir, tiny_causal_dir,
+                                                             capsys):
+    config = _tiny_config(tmp_path, tiny_classifier_dir, tiny_causal_dir)
+    assert main([str(config), "--out", str(tmp_path / "run1"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "report.html" in out and "results.json" in out
+    run = load_run(tmp_path / "run1" / "results.json")
+    assert {(s.suite, s.model) for s in run.suites} == {("accuracy", "clf"), ("accuracy", "lm"),
+                                                        ("bias", "clf"), ("bias", "lm")}
+    assert run.provenance.datasets and all(len(d.sha256) == 64 for d in run.provenance.datasets.values())
+    assert run.provenance.models["clf"].sha256 and run.provenance.config_sha256
+    assert any(PLANTED in e.text for e in run.suites[0].examples)
+    html = (tmp_path / "run1" / "report.html").read_text()
+    assert PLANTED not in html and "&lt;script&gt;" in html
+    assert "<svg" in html and "http://" not in html and "https://" not in html
+    assert (tmp_path / "run1" / "junit.xml").exists() and (tmp_path / "run1" / "results.schema.json").exists()
+    first = {(s.suite, s.model): s.details["model_calls"] for s in run.suites}
+    assert first[("accuracy", "clf")]["forward_passes"] > 0
+
+    # A second run (new output folder, same cache): every model call is a cache hit.
+    assert main([str(config), "--out", str(tmp_path / "run2"), "--no-progress"]) == 0
+    again = load_run(tmp_path / "run2" / "results.json")
+    for suite in again.suites:
+        calls = suite.details["model_calls"]
+        assert calls["forward_passes"] == 0, (suite.suite, suite.model, calls)
+        assert calls["cache_hits"] > 0
+    assert [m.value for m in again.suites[0].metrics] == [m.value for m in run.suites[0].metrics]
+
+
+def test_bad_dataset_is_exit_2_naming_the_file(tmp_path, tiny_classifier_dir, capsys):
+    (tmp_path / "empty.csv").write_text("text,label\n")
+    config = tmp_path / "a.yaml"
+    config.write_text(f"models:\n  clf: {{path: {tiny_classifier_dir}}}\nsuites:\n  - suite: accuracy\n"
+                      f"    config: {{datasets: [{{name: e, path: empty.csv}}]}}\n")
+    assert main([str(config), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert "empty.csv" in captured.err + captured.out and "Traceback" not in captured.err
+    data = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert data["status"] == "error" and "empty" in data["suites"][0]["error"]
+
+
+def test_missing_model_is_exit_2(tmp_path, capsys):
+    config = tmp_path / "a.yaml"
+    config.write_text("models:\n  m: {path: no/such/model}\nsuites:\n  - suite: accuracy\n"
+                      "    config: {datasets: [{name: e, path: builtin:rt_polarity/rt-polarity.pos}]}\n")
+    assert main([str(config), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "no/such/model" in capsys.readouterr().out
+
+
+def test_help_reads_well(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for word in ("prepare", "compare", "runs", "report", "exit codes"):
+        assert word in text
+
+
+@pytest.mark.slow
+def test_real_default_models_small_run(tmp_path, prepared_dir, capsys):
+    """The default models, real data, every suite part, small limits (CrowS-Pairs subset)."""
+    config = tmp_path / "real.yaml"
+    config.write_text(f"""
+models:
+  minilm-sentiment: {{path: {prepared_dir / 'minilm-sentiment'}, kind: classifier}}
+  smollm2-135m: {{path: {prepared_dir / 'smollm2-135m'}, kind: causal_lm}}
+suites:
+  - suite: accuracy
+    models: [minilm-sentiment]
+    config:
+      datasets: [{{name: rt_polarity_test, path: {prepared_dir / 'rt_polarity' / 'test.jsonl'}}}]
+  - suite: accuracy
+    models: [smollm2-135m]
+    config: {{lm_eval: {{tasks: [rt_polarity_mc], limit: 20}}}}
+  - suite: bias
+    config:
+      crows_pairs: {{limit: 40}}
+      winobias: {{limit: 10}}
+      templates: {{limit: 2}}
+      bbq: {{limit_per_category: 3}}
+      counterfactual: {{limit: 60}}
+      fairness: {{limit: 600}}
+gates:
+  - {{metric: accuracy.accuracy, min: 0.70, model: minilm-sentiment}}
+""")
+    code = main([str(config), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 0, capsys.readouterr()
+    run = load_run(tmp_path / "out" / "results.json")
+    names = {(s.suite, s.model): {m.name for m in s.metrics} for s in run.suites}
+    assert "accuracy.accuracy" in names[("accuracy", "minilm-sentiment")]
+    assert "lm_eval.rt_polarity_mc.acc" in names[("accuracy", "smollm2-135m")]
+    assert {"crows_pairs.metric", "winobias.pro_preference", "bbq.bias_score_ambig"} <= names[("bias", "smollm2-135m")]
+    assert {"counterfactual.flip_rate", "fairness.equalized_odds_difference"} <= names[("bias", "minilm-sentiment")]
+    accuracy = run.suites[0].metric("accuracy.accuracy")
+    assert accuracy.value >= 0.70 and accuracy.n == 1066 and accuracy.ci_low < accuracy.value < accuracy.ci_high
