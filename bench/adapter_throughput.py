@@ -17,13 +17,13 @@ import json
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from bench.common import minilm_with_head, timed
 from audit.adapters.batching import length_order, pad_batch
 from audit.adapters.cache import ResultCache
 from audit.adapters.hf import HFAdapter
@@ -51,22 +51,9 @@ def default_model_dir(workdir: Path) -> Path:
     prepared = default_cache_dir() / "prepared" / PREPARED_MODEL
     if (prepared / "config.json").is_file():
         return prepared
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
-    from tests.tiny_models import minilm_dir
-
-    torch.manual_seed(0)
-    model = BertForSequenceClassification.from_pretrained(minilm_dir(), num_labels=2)
-    out = workdir / "minilm-random-head"
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(out)
-    return out
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+    return minilm_with_head(BertForSequenceClassification, workdir / "minilm-random-head", num_labels=2)
 
 
 def pipeline_loop(adapter: HFAdapter, texts: list[str]) -> Callable[[], np.ndarray]:

@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from audit.adapters.base import MaskedQuery
+from bench.common import minilm_with_head, timed
 from audit.adapters.batching import length_order, pad_batch
 from audit.adapters.cache import ResultCache
 from audit.adapters.hf import HFAdapter
@@ -49,22 +49,9 @@ SCORE_ATOL = 1e-4
 
 def default_model_dir(workdir: Path) -> Path:
     """MiniLM's real encoder under a random (seeded) MLM head, saved as a plain HF folder."""
-    from transformers import AutoTokenizer, BertForMaskedLM
+    from transformers import BertForMaskedLM
 
-    from tests.tiny_models import minilm_dir
-
-    torch.manual_seed(0)
-    model = BertForMaskedLM.from_pretrained(minilm_dir())
-    out = workdir / "minilm-random-mlm-head"
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(out)
-    return out
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+    return minilm_with_head(BertForMaskedLM, workdir / "minilm-random-mlm-head")
 
 
 def reference_loop(adapter: HFAdapter, pairs: list[CrowsPair]) -> Callable[[], np.ndarray]:

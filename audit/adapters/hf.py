@@ -383,13 +383,7 @@ class HFAdapter:
         cols = torch.tensor([p for job in jobs
                              for p in range(len(job.input_ids) - job.n_scored - 1, len(job.input_ids) - 1)],
                             device=ids.device)
-        head = self._resolve_head(ids[:1], mask[:1])
-        if head is not None:
-            hidden = self._forward(self.model.base_model, input_ids=ids, attention_mask=mask)[0]
-            logits = head(hidden[rows, cols])
-        else:
-            logits = self._forward(self.model, input_ids=ids, attention_mask=mask).logits[rows, cols]
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        logprobs = self._logprobs_at(ids, mask, rows, cols)
         targets = ids[rows, cols + 1]
         picked = logprobs.gather(1, targets.unsqueeze(1)).squeeze(1).cpu().numpy()
         hits = (logprobs.argmax(dim=-1) == targets).cpu().numpy()
@@ -451,13 +445,7 @@ class HFAdapter:
         ids, mask = self._pad([job.input_ids for job in jobs])
         rows = torch.tensor([r for r, job in enumerate(jobs) for _ in job.positions], device=ids.device)
         cols = torch.tensor([p for job in jobs for p in job.positions], device=ids.device)
-        head = self._resolve_head(ids[:1], mask[:1])
-        if head is not None:
-            hidden = self._forward(self.model.base_model, input_ids=ids, attention_mask=mask)[0]
-            logits = head(hidden[rows, cols])
-        else:
-            logits = self._forward(self.model, input_ids=ids, attention_mask=mask).logits[rows, cols]
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        logprobs = self._logprobs_at(ids, mask, rows, cols)
         results, k = [], 0
         for job in jobs:
             per_pos = []
@@ -472,6 +460,18 @@ class HFAdapter:
                     per_pos.append((top.indices.cpu().numpy(), top.values.exp().cpu().numpy()))
             results.append(per_pos)
         return results
+
+    def _logprobs_at(self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,
+                     cols: torch.Tensor) -> torch.Tensor:
+        """Log-softmax over the vocabulary at (row, col) positions only: the base model runs on the
+        whole batch, the output head (a vocabulary-sized matmul) only where a score is read."""
+        head = self._resolve_head(ids[:1], mask[:1])
+        if head is not None:
+            hidden = self._forward(self.model.base_model, input_ids=ids, attention_mask=mask)[0]
+            logits = head(hidden[rows, cols])
+        else:
+            logits = self._forward(self.model, input_ids=ids, attention_mask=mask).logits[rows, cols]
+        return torch.log_softmax(logits.float(), dim=-1)
 
     def _resolve_head(self, probe_ids: torch.Tensor, probe_mask: torch.Tensor) -> torch.nn.Module | None:
         """Find the output head (the one non-base child module) and check it on a probe once.

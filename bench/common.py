@@ -1,0 +1,26 @@
+"""Helpers shared by the benchmarks: timing and MiniLM-based stand-in models."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def minilm_with_head(model_cls: Any, out: Path, **kwargs: Any) -> Path:
+    """MiniLM's real encoder under a seeded random head of `model_cls`, saved as a plain HF folder."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from tests.tiny_models import minilm_dir
+
+    torch.manual_seed(0)
+    model_cls.from_pretrained(minilm_dir(), **kwargs).save_pretrained(out)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(out)
+    return out
