@@ -109,9 +109,11 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
     cache = args.cache or default_cache_dir()
     summary = prepare(cache / "prepared", models=args.models, train_limit=args.train_limit, force=args.force)
-    print(f"prepared into {cache / 'prepared'}")
-    for key, value in summary.items():
-        print(f"  {key}: {value}")
+    print(f"prepared into {summary['prepared_dir']}")
+    for name, artifact in summary["artifacts"].items():
+        print(f"  {name:<18} {artifact.get('status', '')} ({artifact.get('seconds', 0):.0f} s)")
+    if summary.get("accuracy") is not None:
+        print(f"  minilm-sentiment test accuracy: {summary['accuracy']:.3f}")
     return 0
 
 

@@ -54,7 +54,10 @@ def smollm_artifact() -> Artifact:
 
 def sentiment_artifact(split_dir: Path, train_limit: int | None = None) -> Artifact:
     """The recipe includes the split's hashes: a changed split means retraining."""
-    recipe = replace(FineTuneRecipe(), train_limit=train_limit)
+    try:
+        recipe = replace(FineTuneRecipe(), train_limit=train_limit)
+    except ValueError as exc:
+        raise ConfigError(f"prepare: {exc}") from None
     return Artifact(
         name=SENTIMENT_NAME,
         recipe={"fine_tune": asdict(recipe), "split_sha256": split_hashes(split_dir)},

@@ -120,6 +120,13 @@ def remove_leftovers(prepared_dir: Path, name: str) -> list[Path]:
     return removed
 
 
+def _make_readable(folder: Path) -> None:
+    """mkdtemp/mkstemp create owner-only folders and files; a shared cache must be readable."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(path.stat().st_mode | (0o055 if path.is_dir() else 0o044))
+
+
 def _swap_into_place(staging: Path, final: Path) -> None:
     """Replace `final` by `staging`; the old folder goes to a trash name first, then away."""
     trash = None
@@ -153,6 +160,7 @@ def ensure_artifact(prepared_dir: Path, artifact: Artifact, *, force: bool = Fal
     try:
         info = artifact.build(staging, log)
         write_manifest(staging, artifact, info)
+        _make_readable(staging)
         _swap_into_place(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

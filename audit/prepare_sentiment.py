@@ -32,6 +32,7 @@ TRAINING_INFO_NAME = "training.json"
 ID2LABEL = {0: NEGATIVE, 1: POSITIVE}
 LABEL2ID = {label: i for i, label in ID2LABEL.items()}
 MIN_ACCURACY = 0.70
+SCHEDULES = ("linear", "constant")
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,16 @@ class FineTuneRecipe:
     batch_size: int = 32
     max_length: int = 64
     learning_rate: float = 5e-5
-    schedule: str = "linear"  # linear decay to 0, no warm-up (the transformers Trainer default)
+    schedule: str = "constant"  # or "linear" (decay to 0, no warm-up); constant: 0.806 vs 0.730 at 2k sentences
     train_limit: int | None = None
     eval_batch_size: int = 128
     min_accuracy: float = MIN_ACCURACY
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule {self.schedule!r}: choose from {', '.join(SCHEDULES)}")
+        if self.train_limit is not None and self.train_limit < 1:
+            raise ValueError(f"train_limit must be at least 1 (got {self.train_limit})")
 
 
 def minilm_base_dir() -> Path:
@@ -91,7 +98,9 @@ def _train(model: Any, tokenizer: Any, texts: list[str], labels: np.ndarray,
     steps_per_epoch = -(-len(texts) // recipe.batch_size)
     total = steps_per_epoch * recipe.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total))
+    decay = recipe.schedule == "linear"
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: max(0.0, 1 - step / total) if decay else 1.0)
     targets = torch.as_tensor(labels)
     losses: list[float] = []
     model.train()
@@ -151,7 +160,7 @@ def finetune_sentiment(out_dir: Path, split_dir: Path, *, base_dir: Path | None 
         tokenizer = AutoTokenizer.from_pretrained(base_dir)
         model = BertForSequenceClassification.from_pretrained(
             base_dir, num_labels=len(ID2LABEL), id2label=ID2LABEL, label2id=LABEL2ID)
-        log(f"[prepare] {SENTIMENT_NAME}: fine-tuning {base_dir.name} on {len(train_texts)} "
+        log(f"[prepare] {SENTIMENT_NAME}: fine-tuning {base_dir} on {len(train_texts)} "
             f"sentences ({torch.get_num_threads()} threads)")
         started = time.perf_counter()
         losses = _train(model, tokenizer, train_texts, train_labels, recipe)

