@@ -196,3 +196,13 @@ def test_part_without_swappable_sentences_is_a_data_error(tmp_path, tiny_classif
 def test_unsupported_on_causal_lm(tmp_path, tiny_causal_dir):
     adapter = load_adapter("lm", ModelSpec(path=str(tiny_causal_dir)), prepared_dir=tmp_path, cache_dir=None)
     assert "classif" in C.CounterfactualPart().unsupported_reason(adapter)
+
+
+def test_swapped_identity_keeps_the_article_right():
+    from suites.bias.swaps import fill_template
+
+    terms = {("[IDENTITY_S]", "immigrants"): "immigrant", ("[IDENTITY_S]", "Muslims"): "Muslim"}
+    assert fill_template("He is a [IDENTITY_S].", "immigrants", terms)[0] == "He is an immigrant."
+    assert fill_template("An [IDENTITY_S] like you", "Muslims", terms)[0] == "A Muslim like you"
+    text, spans = fill_template("Such a [IDENTITY_S] again", "immigrants", terms)
+    assert text[spans[0][0]:spans[0][1]] == "immigrant"

@@ -164,6 +164,20 @@ def learn_identity_terms(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {key: (mid.get(key) or counts).most_common(1)[0][0] for key, counts in any_pos.items()}
 
 
+ARTICLE_BEFORE = re.compile(r"\b(an?|An?) $")
+
+
+def _agree_article(head: str, term: str) -> str:
+    """'a' / 'an' before a swapped-in term must fit it ("an immigrant", "a Muslim")."""
+    match = ARTICLE_BEFORE.search(head)
+    if not match:
+        return head
+    article = "an" if term[:1].lower() in "aeiou" else "a"
+    if match.group(1)[0].isupper():
+        article = article.capitalize()
+    return head[:match.start(1)] + article + " "
+
+
 def fill_template(template: str, ident: str,
                   terms: dict[tuple[str, str], str]) -> tuple[str, list[tuple[int, int]]] | None:
     """Fill every identity placeholder with `ident`'s term; None when a term is unknown."""
@@ -177,7 +191,7 @@ def fill_template(template: str, ident: str,
             return None
         if _at_sentence_start(template, m.start()):
             term = term[:1].upper() + term[1:]
-        head = template[cursor:m.start()]
+        head = _agree_article(template[cursor:m.start()], term)
         out.append(head)
         length += len(head)
         spans.append((length, length + len(term)))
