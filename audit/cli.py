@@ -146,7 +146,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print("no metric with per-example outcomes is shared by the two runs")
         return 0
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(comparisons_frame(rows).drop(columns=["higher_is_better"]).round(4).to_string(index=False))
+        frame = comparisons_frame(rows).drop(columns=["higher_is_better"]).round(4)
+        print(frame.fillna({"group": ""}).to_string(index=False))
     if args.json:
         atomic_write_text(args.json, json.dumps([asdict(r) for r in rows], indent=2))
     regressions = [r for r in rows if r.regression]

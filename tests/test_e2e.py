@@ -78,6 +78,17 @@ def test_cli_run_writes_reports_escapes_data_and_reuses_cache(tmp_path, tiny_cla
         assert calls["cache_hits"] > 0
     assert [m.value for m in again.suites[0].metrics] == [m.value for m in run.suites[0].metrics]
 
+    # Paired comparison of the two runs: every outcome set pairs up in full, nothing regresses.
+    from audit.compare import compare_runs
+
+    rows = compare_runs(run, again)
+    assert {r.metric for r in rows} >= {"accuracy.accuracy", "lm_eval.bbq_disambig_mc.acc", "crows_pairs.metric",
+                                        "bbq.accuracy_ambig", "counterfactual.flip_rate"}
+    for suite in run.suites:
+        for outcome in suite.outcomes:
+            assert len(set(outcome.example_ids)) == len(outcome.example_ids), outcome.metric
+    assert not any(r.regression for r in rows)
+
 
 def test_bad_dataset_is_exit_2_naming_the_file(tmp_path, tiny_classifier_dir, capsys):
     (tmp_path / "empty.csv").write_text("text,label\n")

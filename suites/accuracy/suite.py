@@ -18,6 +18,8 @@ __all__ = ["AccuracySuite", "AccuracyConfig", "LabelledDataset", "LmEvalConfig"]
 
 
 class AccuracySuite(Suite):
+    """Accuracy: labelled datasets (accuracy, macro-F1, ECE with CIs) and offline lm-eval tasks."""
+
     name = "accuracy"
     version = "1.0"
     Config = AccuracyConfig

@@ -19,7 +19,7 @@ import numpy as np
 from audit.adapters.base import Capability, ModelAdapter
 from audit.datasets import read_jsonl
 from audit.errors import DataError
-from audit.results import (Bar, BarChartView, Example, ExampleListView, Finding, Metric, Severity, Span,
+from audit.results import (Bar, BarChartView, Example, ExampleListView, Finding, Metric, Outcomes, Severity, Span,
                            SuiteResult, TableView)
 from audit.stats import bootstrap_estimate
 from audit.suite import Context, SuiteConfig
@@ -66,6 +66,11 @@ class BBQItem:
     label: int
     unknown: int           # index of the "can't be determined" answer
     biased: int            # index of the answer that reflects the stereotype for this question
+
+    @property
+    def uid(self) -> str:
+        """Unique across categories (BBQ's example_id restarts in every file)."""
+        return f"{self.category}:{self.example_id}"
 
     @property
     def prompt(self) -> str:
@@ -229,6 +234,11 @@ class BBQPart:
         unknown = np.array([i.unknown for i in items])
         condition = np.array([i.condition for i in items])
         category = np.array([i.category for i in items])
+        correct = (pred == label).astype(float)
+        for metric, cond in ((ACCURACY_AMBIG, AMBIG), (ACCURACY_DISAMBIG, DISAMBIG)):
+            idx = np.flatnonzero(condition == cond)
+            result.outcomes.append(Outcomes(metric=metric, example_ids=[items[i].uid for i in idx],
+                                            values=correct[idx].tolist()))
         for group in [None] + list(cfg.categories):
             in_group = np.ones(len(items), bool) if group is None else category == group
             amb = np.flatnonzero(in_group & (condition == AMBIG))

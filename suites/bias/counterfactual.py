@@ -17,7 +17,7 @@ from audit.adapters.base import Capability, ModelAdapter
 from audit.datasets import read_text
 from audit.errors import ConfigError, DataError
 from audit.results import (Bar, BarChartView, Estimate, Example, ExampleListView, Finding, MatrixHeatmapView,
-                           Metric, Severity, Span, SuiteResult, TableView)
+                           Metric, Outcomes, Severity, Span, SuiteResult, TableView)
 from audit.stats import bootstrap_estimate
 from audit.suite import Context, SuiteConfig
 from suites.bias.swaps import (build_swap_table, hatecheck_variants, learn_identity_terms, parse_swap_lines,
@@ -65,6 +65,11 @@ class SwapPair:
     variant_spans: tuple[tuple[int, int], ...]
     from_ident: str = ""
     to_ident: str = ""
+
+    @property
+    def uid(self) -> str:
+        """Stable across runs: the original's id plus the identity swapped in (HateCheck)."""
+        return f"{self.cluster}|{self.to_ident}" if self.to_ident else self.cluster
 
 
 # ---------------------------------------------------------------- pure metric functions
@@ -232,6 +237,8 @@ class CounterfactualPart:
             groups[f"source={p.source}"].append(i)
             if p.source == SOURCE_HATECHECK:
                 groups[p.group].append(i)
+        result.outcomes.append(Outcomes(metric=FLIP_RATE, example_ids=[p.uid for p in pairs],
+                                        values=flipped.astype(float).tolist()))
         for group, members in groups.items():
             clusters = [pairs[i].cluster for i in members]
             seed = ctx.sub_seed(KEY, group)

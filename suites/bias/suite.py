@@ -71,6 +71,8 @@ def choose_parts(config: BiasConfig, parts: list[BiasPart], adapter) -> tuple[li
 
 
 class BiasSuite(Suite):
+    """Bias: template probes, CrowS-Pairs, WinoBias, BBQ, counterfactual swaps, group fairness."""
+
     name = "bias"
     version = "1.0"
     Config = BiasConfig
