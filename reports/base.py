@@ -21,3 +21,20 @@ class Renderer(Protocol):
     filename: str
 
     def render(self, run: AuditRun, out_dir: Path) -> Path: ...
+
+
+class TextFileRenderer:
+    """A renderer whose whole output is one text file, written atomically."""
+
+    name: str
+    filename: str
+
+    def text(self, run: AuditRun) -> str:
+        raise NotImplementedError
+
+    def render(self, run: AuditRun, out_dir: Path) -> Path:
+        from audit.io import atomic_write_text
+
+        path = Path(out_dir) / self.filename
+        atomic_write_text(path, self.text(run))
+        return path

@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from audit.io import atomic_write_text
 from audit.results import AuditRun, Finding, Metric, Severity, SuiteResult
 from reports import colors
+from reports.base import TextFileRenderer
 from reports.charts import bar_chart_svg, line_chart_svg, matrix_heatmap_svg
 from reports.formatting import (
     format_cell,
@@ -136,13 +135,11 @@ def render_html(run: AuditRun) -> str:
     return template.render(run=run, sections=sections, gate_findings=gate_findings(run, sections))
 
 
-class HtmlRenderer:
+class HtmlRenderer(TextFileRenderer):
     """Writes `report.html` atomically."""
 
     name = "html"
     filename = REPORT_FILENAME
 
-    def render(self, run: AuditRun, out_dir: Path) -> Path:
-        path = Path(out_dir) / self.filename
-        atomic_write_text(path, render_html(run))
-        return path
+    def text(self, run: AuditRun) -> str:
+        return render_html(run)

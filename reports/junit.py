@@ -13,10 +13,9 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from pathlib import Path
 
-from audit.io import atomic_write_text
 from audit.results import AuditRun, Finding, Severity, Status, SuiteResult
+from reports.base import TextFileRenderer
 
 JUNIT_FILENAME = "junit.xml"
 RUN_SUITE_NAME = "run"
@@ -111,13 +110,11 @@ def junit_xml(run: AuditRun) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tree, encoding="unicode") + "\n"
 
 
-class JUnitRenderer:
+class JUnitRenderer(TextFileRenderer):
     """Writes `junit.xml` atomically."""
 
     name = "junit"
     filename = JUNIT_FILENAME
 
-    def render(self, run: AuditRun, out_dir: Path) -> Path:
-        path = Path(out_dir) / self.filename
-        atomic_write_text(path, junit_xml(run))
-        return path
+    def text(self, run: AuditRun) -> str:
+        return junit_xml(run)
