@@ -16,6 +16,7 @@ from audit.datasets import DataResolver
 from audit.errors import DataError
 from audit.results import SuiteResult
 from audit.suite import Context
+from tests.reference import causal_sentence_logprob
 from suites.bias.crows_pairs import (DEFAULT_DATA, METRIC, NEUTRAL, STEREO_SCORE, CrowsPairsConfig,
                                      CrowsPairsPart, crows_summary, load_pairs, pair_outcomes)
 from suites.bias.pll import score_pairs_causal, score_pairs_masked
@@ -76,11 +77,7 @@ def test_causal_scores_are_full_sentence_loglikelihoods(tiny_causal_dir, tmp_pat
     tok = AutoTokenizer.from_pretrained(tiny_causal_dir)
     for k, p in enumerate(pairs):
         for text, got in ((p.sent_more, ours.first[k]), (p.sent_less, ours.second[k])):
-            ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
-            with torch.no_grad():
-                logp = torch.log_softmax(model(ids).logits[0, :-1], dim=-1)
-            want = logp.gather(1, ids[0, 1:, None]).sum().item()
-            assert got == pytest.approx(want, abs=1e-4)
+            assert got == pytest.approx(causal_sentence_logprob(model, tok, text), abs=1e-4)
 
 
 def test_metric_rounding_and_ties_by_hand():

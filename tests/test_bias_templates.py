@@ -15,6 +15,7 @@ from audit.datasets import DataResolver
 from audit.errors import DataError
 from audit.results import SuiteResult
 from audit.suite import Context
+from tests.reference import causal_sentence_logprob
 from suites.bias.templates import (ASSOCIATION, DEFAULT_PROBES, STEREOTYPE_GAP, Attribute, TemplateProbeConfig,
                                    TemplateProbePart, balanced_subset, causal_cells, fill, load_probes,
                                    masked_cells, stereotype_gap)
@@ -83,10 +84,7 @@ def test_causal_association_is_loglikelihood_difference(tiny_causal_dir, tmp_pat
     tok = AutoTokenizer.from_pretrained(tiny_causal_dir)
 
     def ll(text: str) -> float:
-        ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
-        with torch.no_grad():
-            logp = torch.log_softmax(model(ids).logits[0, :-1], -1)
-        return logp.gather(1, ids[0, 1:, None]).sum().item()
+        return causal_sentence_logprob(model, tok, text)
 
     for cell in cells:
         w = cell.attribute.word

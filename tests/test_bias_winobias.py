@@ -15,6 +15,7 @@ from audit.datasets import DataResolver
 from audit.errors import DataError
 from audit.results import SuiteResult
 from audit.suite import Context
+from tests.reference import causal_sentence_logprob
 from suites.bias.winobias import (DEFAULT_FILES, PRO_ANTI_GAP, PRO_PREFERENCE, WinoBiasConfig, WinoBiasPart,
                                   load_pairs, parse_line, pro_anti_gaps, pro_preference)
 
@@ -74,10 +75,7 @@ def test_causal_gap_is_sentence_loglikelihood_difference(tiny_causal_dir, tmp_pa
     tok = AutoTokenizer.from_pretrained(tiny_causal_dir)
 
     def ll(text: str) -> float:
-        ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
-        with torch.no_grad():
-            logp = torch.log_softmax(model(ids).logits[0, :-1], -1)
-        return logp.gather(1, ids[0, 1:, None]).sum().item()
+        return causal_sentence_logprob(model, tok, text)
 
     assert mode == "causal_ll"
     np.testing.assert_allclose(gaps, [ll(p.pro) - ll(p.anti) for p in pairs], atol=1e-4)

@@ -239,7 +239,7 @@ def test_each_planted_place_is_rendered_escaped(run):
     assert f"<td>{escaped}</td>" in html  # table cell and model name
     assert f'<span class="tok" style="background-color:#2166ac;color:#ffffff" title="-0.800">{escaped}</span>' in html
     assert re.search(rf'<text [^>]*class="bar-label"[^>]*>{re.escape(escaped)} \(n=516\)</text>', html)
-    assert f"He said <mark" in html and f">{escaped}</mark> &amp; left." in html
+    assert "He said <mark" in html and f">{escaped}</mark> &amp; left." in html
     assert f"<h2>bias <span class=\"on\">on</span> {escaped}" in html
 
 
