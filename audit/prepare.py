@@ -6,6 +6,9 @@ Into `prepared_dir` (default: `$RAI_AUDIT_CACHE/prepared`, i.e. ~/.cache/rai-aud
 - `smollm2-135m/`     SmolLM2-135M-Instruct as a plain fp32 safetensors folder (+ sanity.json)
 - `minilm-sentiment/` all-MiniLM-L6-v2 fine-tuned on the train split (+ training.json)
 
+and, next to the prepared folder, `nltk_data/corpora/wordnet` (WordNet 3.0 from Debian's wordnet-base,
+for the robustness suite's synonyms; skipped with a note when the package is not installed).
+
 Configs refer to them as `prepared:smollm2-135m`, `prepared:minilm-sentiment/...`,
 `prepared:rt_polarity/test.jsonl`. Each folder carries a MANIFEST.json written last; see
 audit/prepare_manifest.py for why a killed run never leaves a folder that looks finished.
@@ -22,6 +25,7 @@ from audit.errors import ConfigError
 from audit.prepare_manifest import Artifact, ensure_artifact, is_complete, prepare_lock
 from audit.prepare_sentiment import SENTIMENT_NAME, FineTuneRecipe, finetune_sentiment
 from audit.prepare_smollm import GGUF_FILE, SMOLLM_NAME, convert_smollm
+from audit.wordnet import DEBIAN_WORDNET_DIR, install_wordnet
 from audit.prepare_split import HELD_OUT, SPLIT_NAME, SPLIT_SEED, build_split, split_hashes
 
 PREPARED_SUBDIR = "prepared"
@@ -102,4 +106,16 @@ def prepare(prepared_dir: Path, *, models: list[str] | None = None, train_limit:
     sentiment = summary["artifacts"].get(SENTIMENT_NAME)
     if sentiment:
         summary["accuracy"] = sentiment["info"].get("accuracy")
+    summary["wordnet"] = prepare_wordnet(prepared_dir.parent, log)
     return summary
+
+
+def prepare_wordnet(cache_dir: Path, log: Log = print) -> str | None:
+    """WordNet for the robustness suite's synonyms: Debian's wordnet-base copied where nltk reads it
+    (CACHE/nltk_data). Missing WordNet is not an error: the suite falls back and says so."""
+    installed = install_wordnet(cache_dir)
+    if installed is None:
+        log(f"WordNet: not found in {DEBIAN_WORDNET_DIR} (install Debian's wordnet-base for synonyms; "
+            "the robustness suite falls back to embedding neighbours)")
+        return None
+    return str(installed)

@@ -52,3 +52,21 @@ def now_iso() -> str:
 
 def python_version() -> str:
     return sys.version.split()[0]
+
+
+CODE_FOLDERS = ("audit", "suites", "reports")
+CODE_SUFFIXES = (".py", ".yaml", ".yml", ".j2", ".json")
+
+
+def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
+    """sha256 over (relative path, content) of the code and its templates/task files: with the git
+    revision it pins the exact code of a run, also when the checkout has local changes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for folder in CODE_FOLDERS:
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and path.suffix in CODE_SUFFIXES and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(root).as_posix()}\n".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()

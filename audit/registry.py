@@ -16,11 +16,17 @@ _BUILTIN = {
     SUITES_GROUP: {
         "accuracy": "suites.accuracy.suite:AccuracySuite",
         "bias": "suites.bias.suite:BiasSuite",
+        "robustness": "suites.robustness.suite:RobustnessSuite",
+        "explainability": "suites.explainability.suite:ExplainabilitySuite",
     },
     RENDERERS_GROUP: {
         "json": "reports.json_report:JsonRenderer",
         "html": "reports.html:HtmlRenderer",
         "junit": "reports.junit:JUnitRenderer",
+        "markdown": "reports.markdown:MarkdownRenderer",
+        "compliance": "reports.compliance.renderers:ComplianceRenderer",
+        "compliance_md": "reports.compliance.renderers:ComplianceMarkdownRenderer",
+        "compliance_pdf": "reports.compliance.renderers:CompliancePdfRenderer",
     },
 }
 

@@ -29,13 +29,15 @@ from audit.gates import apply_gates
 from audit.io import atomic_write_text
 from audit.provenance import git_revision, hardware, now_iso, package_versions, python_version
 from audit.registry import load_suite
-from audit.results import (AuditRun, DatasetProvenance, ModelProvenance, Provenance, Severity, Status,
-                           SuiteResult)
+from audit.model_factory import LocalModelFactory
+from audit.results import (AuditRun, DatasetProvenance, DerivedModelProvenance, Finding, ModelProvenance,
+                           Provenance, Severity, Status, SuiteResult)
 from audit.suite import Context, null_progress
 
 log = logging.getLogger("audit")
 
 AdapterLoader = Callable[[str, ModelSpec, Path, Path | None], ModelAdapter]
+Fingerprinter = Callable[[str, ModelSpec, Path], "str | None"]
 
 
 def default_adapter_loader(name: str, spec: ModelSpec, prepared_dir: Path,
@@ -43,6 +45,17 @@ def default_adapter_loader(name: str, spec: ModelSpec, prepared_dir: Path,
     from audit.adapters.loading import load_adapter
 
     return load_adapter(name, spec, prepared_dir=prepared_dir, cache_dir=cache_dir)
+
+
+def default_fingerprinter(name: str, spec: ModelSpec, prepared_dir: Path) -> str | None:
+    """The model's content fingerprint without loading it; None when it cannot be read (then no
+    finished job of that model is reused: the load will report the problem)."""
+    from audit.adapters.loading import model_fingerprint
+
+    try:
+        return model_fingerprint(name, spec, prepared_dir)
+    except AuditUserError:
+        return None
 
 
 @dataclass
@@ -55,19 +68,27 @@ class _AdapterPool:
     cache_dir: Path | None
     config_dir: Path
     current: tuple[str, ModelAdapter] | None = None
+    derived_dir: Path | None = None      # where compressed variants are built (audit.variants)
 
     def get(self, name: str) -> ModelAdapter:
         if self.current and self.current[0] == name:
             return self.current[1]
         self.current = None
         gc.collect()
-        adapter = self.loader(name, self._resolved(self.specs[name]), self.prepared_dir, self.cache_dir)
+        adapter = self.loader(name, self.resolved(self.specs[name], name), self.prepared_dir, self.cache_dir)
         self.current = (name, adapter)
         return adapter
 
 
-    def _resolved(self, spec: ModelSpec) -> ModelSpec:
-        """A relative model path is relative to the config file, like dataset paths."""
+    def resolved(self, spec: ModelSpec, name: str | None = None) -> ModelSpec:
+        """A relative model path is relative to the config file, like dataset paths; a variant
+        (`variant_of`) is built once into the cache and then loaded like a local folder."""
+        if spec.variant_of is not None:
+            from audit.variants import materialize
+
+            name = name or next(n for n, s in self.specs.items() if s is spec)
+            return materialize(name, self.specs, resolve=self.resolved, prepared_dir=self.prepared_dir,
+                               derived_dir=self.derived_dir or self.prepared_dir.parent / "derived").spec
         path = Path(spec.path).expanduser()
         if spec.path.startswith("prepared:") or path.is_absolute():
             return spec
@@ -79,6 +100,14 @@ def model_provenance(adapter: ModelAdapter) -> ModelProvenance:
     info = info_fn() if callable(info_fn) else {}
     return ModelProvenance(path=str(info.get("path", "")), sha256=adapter.fingerprint,
                            kind=adapter.kind.value, details=info)
+
+
+def truncation_finding(count: int, adapter: ModelAdapter) -> Finding:
+    limit = getattr(adapter, "max_length", None)
+    return Finding(severity=Severity.WARN, metric=None,
+                   message=f"{count} input(s) were longer than the model's max_length ({limit} tokens) and "
+                           f"were truncated: the model saw only part of them",
+                   evidence={"truncated_inputs": count, "max_length": limit})
 
 
 @dataclass
@@ -117,13 +146,14 @@ class Runner:
 
     def __init__(self, loaded: LoadedConfig, out_dir: Path, *, fresh: bool = False,
                  executor: Executor | None = None, adapter_loader: AdapterLoader = default_adapter_loader,
-                 show_progress: bool = True) -> None:
+                 fingerprinter: Fingerprinter = default_fingerprinter, show_progress: bool = True) -> None:
         self.loaded = loaded
         self.config = loaded.config
         self.out_dir = Path(out_dir)
         self.fresh = fresh
         self.executor = executor or LocalExecutor()
         self.adapter_loader = adapter_loader
+        self.fingerprinter = fingerprinter
         self.show_progress = show_progress
         self.prepared_dir = loaded.cache_dir / "prepared"
         self.result_cache_dir = loaded.cache_dir / "results"
@@ -149,24 +179,34 @@ class Runner:
         jobs = self.plan()
         state = _State.open(self.out_dir / ".state", self.loaded.sha256, self.fresh)
         pool = _AdapterPool(self.config.models, self.adapter_loader, self.prepared_dir,
-                            self.result_cache_dir, self.loaded.directory)
+                            self.result_cache_dir, self.loaded.directory,
+                            derived_dir=self.loaded.cache_dir / "derived")
         models: dict[str, ModelProvenance] = {}
         datasets: dict[str, DatasetProvenance] = {}
-        for record in state.done.values():
+        derived: dict[str, DerivedModelProvenance] = {}
+        reusable = self._reusable_jobs(state, pool)
+        for key in reusable:
+            record = state.done[key]
             models[record["model_name"]] = ModelProvenance.model_validate(record["model"])
             datasets.update({k: DatasetProvenance.model_validate(v) for k, v in record["datasets"].items()})
+            derived.update({k: DerivedModelProvenance.model_validate(v)
+                            for k, v in record.get("derived_models", {}).items()})
 
         def run_job(job: Job) -> SuiteResult:
-            if job.key in state.done:
+            if job.key in reusable:
                 log.info("resumed %s (finished in an earlier, interrupted run)", job.key)
                 return SuiteResult.model_validate(state.done[job.key]["result"])
             resolver = DataResolver(self.loaded.directory, self.prepared_dir)
-            result = self._run_one(job, pool, resolver, models)
+            factory = self._factory(job, pool)
+            result = self._run_one(job, pool, resolver, models, factory)
             datasets.update(resolver.seen)
+            made = {f"{job.model}/{name}": p for name, p in factory.derived.items()}
+            derived.update(made)
             if result.status != Status.ERROR and job.model in models:
                 state.save(job, {"result": result.model_dump(mode="json"), "model_name": job.model,
                                  "model": models[job.model].model_dump(mode="json"),
-                                 "datasets": {k: v.model_dump(mode="json") for k, v in resolver.seen.items()}})
+                                 "datasets": {k: v.model_dump(mode="json") for k, v in resolver.seen.items()},
+                                 "derived_models": {k: v.model_dump(mode="json") for k, v in made.items()}})
             return result
 
         bar = tqdm(total=len(jobs), desc="audit jobs", unit="job", disable=not self.show_progress)
@@ -183,15 +223,39 @@ class Runner:
             if result.status == Status.PASSED and any(f.severity == Severity.FAIL for f in result.findings):
                 result.status = Status.FAILED
         provenance = Provenance(
-            models=models, datasets=datasets, config_path=str(self.loaded.path),
+            models=models, derived_models=derived, datasets=datasets, config_path=str(self.loaded.path),
             config_sha256=self.loaded.sha256, config=self.loaded.raw, packages=package_versions(),
             git_revision=git_revision(), python=python_version(), platform=_platform(), device=hardware(),
             seed=self.config.seed, started_at=state.started_at, finished_at=now_iso())
         return AuditRun(run_id=state.run_id, status=overall_status(results, run_findings),
                         provenance=provenance, suites=results, findings=run_findings)
 
+    def _reusable_jobs(self, state: "_State", pool: "_AdapterPool") -> set[str]:
+        """Finished jobs of an interrupted run whose model still has the same content fingerprint
+        (a model whose weights changed since must not reuse results computed from the old ones)."""
+        current: dict[str, str | None] = {}
+        reusable = set()
+        for key, record in state.done.items():
+            name = record["model_name"]
+            if name not in self.config.models:
+                continue
+            if name not in current:
+                current[name] = self.fingerprinter(name, pool.resolved(self.config.models[name], name),
+                                                   self.prepared_dir)
+            if current[name] is not None and current[name] == record["model"].get("sha256"):
+                reusable.add(key)
+            else:
+                log.warning("not reusing %s: model %s changed since it ran", key, name)
+        return reusable
+
+    def _factory(self, job: Job, pool: "_AdapterPool") -> LocalModelFactory:
+        spec = self.config.models[job.model]
+        return LocalModelFactory(prepared_dir=self.prepared_dir, cache_dir=self.loaded.cache_dir,
+                                 result_cache_dir=self.result_cache_dir, loader=self.adapter_loader,
+                                 device=spec.device)
+
     def _run_one(self, job: Job, pool: _AdapterPool, resolver: DataResolver,
-                 models: dict[str, ModelProvenance]) -> SuiteResult:
+                 models: dict[str, ModelProvenance], factory: LocalModelFactory) -> SuiteResult:
         suite_cls = load_suite(job.suite)
         suite = suite_cls()
         started = time.perf_counter()
@@ -202,11 +266,15 @@ class Runner:
             require(adapter, *suite.required_capabilities(config))
             ctx = Context(model_name=job.model, adapter=adapter, config=config, seed=self.config.seed,
                           data=resolver, artifacts_dir=self.out_dir / "artifacts" / job.key,
-                          progress=tqdm if self.show_progress else null_progress)
+                          progress=tqdm if self.show_progress else null_progress, models=factory,
+                          model_ref=self.config.models[job.model].path)
             before = model_call_counts(adapter)
             result = suite.run(ctx)
             after = model_call_counts(adapter)
-            result.details["model_calls"] = {k: after[k] - before.get(k, 0) for k in after}
+            calls = {k: after[k] - before.get(k, 0) for k in after}
+            result.details["model_calls"] = calls
+            if calls.get("truncated_inputs", 0) > 0:
+                result.findings.append(truncation_finding(calls["truncated_inputs"], adapter))
         except AuditUserError as exc:
             log.error("%s on %s: %s", job.suite, job.model, exc)
             result = SuiteResult(suite=job.suite, suite_version=suite_cls.version, model=job.model,
@@ -227,9 +295,10 @@ def model_call_counts(adapter: ModelAdapter) -> dict[str, int]:
     stats = getattr(adapter, "cache_stats", None)
     if stats is not None:
         counts.update(cache_hits=stats.hits, cache_misses=stats.misses)
-    passes = getattr(adapter, "forward_passes", None)
-    if isinstance(passes, int):
-        counts["forward_passes"] = passes
+    for name in ("forward_passes", "truncated_inputs"):
+        value = getattr(adapter, name, None)
+        if isinstance(value, int):
+            counts[name] = value
     return counts
 
 

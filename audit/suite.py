@@ -6,7 +6,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict
 from audit.adapters.base import Capability, ModelAdapter
 from audit.datasets import DataResolver
 from audit.results import SuiteResult
+
+if TYPE_CHECKING:
+    from audit.models import ModelFactory
 
 
 class SuiteConfig(BaseModel):
@@ -40,6 +43,8 @@ class Context:
     data: DataResolver
     artifacts_dir: Path
     progress: ProgressFactory = field(default=null_progress)
+    models: "ModelFactory | None" = None     # derived and reference models (audit.models)
+    model_ref: str | None = None             # the audited model's reference (path, prepared:NAME), as configured
 
     def rng(self, *keys: object) -> np.random.Generator:
         """A generator seeded by the run seed and `keys` (e.g. suite, part, example id)."""

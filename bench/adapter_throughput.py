@@ -81,12 +81,12 @@ def forward_floor(adapter: HFAdapter, texts: list[str]) -> Callable[[], None]:
     """The adapter's own batches (same order, sizes, padding), pre-built: only forward passes remain."""
     seqs = adapter.tokenize(texts)
     order = length_order([len(s) for s in seqs])
-    policy = adapter._policy()
+    policy = adapter.rt.policy()
     batches, start = [], 0
     while start < len(order):
         size = policy.size_for(len(seqs[order[start]]))
         chunk = order[start:start + size]
-        ids, mask = pad_batch([seqs[i] for i in chunk], adapter._pad_id())
+        ids, mask = pad_batch([seqs[i] for i in chunk], adapter.pad_token_id)
         batches.append((ids.to(adapter.device), mask.to(adapter.device)))
         start += size
     model = adapter.model

@@ -93,18 +93,18 @@ def forward_floor(adapter: HFAdapter, pairs: list[CrowsPair]) -> Callable[[], No
         grouped.setdefault(q.input_ids, {}).setdefault(q.position, set()).update(q.target_ids)
     jobs = [(seq, sorted(by_pos), [sorted(by_pos[p]) for p in sorted(by_pos)]) for seq, by_pos in grouped.items()]
     order = length_order([len(j[0]) for j in jobs])
-    policy = adapter._policy()
+    policy = adapter.rt.policy()
     batches, start = [], 0
     while start < len(order):
         size = policy.size_for(len(jobs[order[start]][0]))
         chunk = [jobs[i] for i in order[start:start + size]]
-        input_ids, mask = pad_batch([j[0] for j in chunk], adapter._pad_id())
+        input_ids, mask = pad_batch([j[0] for j in chunk], adapter.pad_token_id)
         rows = torch.tensor([r for r, j in enumerate(chunk) for _ in j[1]])
         cols = torch.tensor([p for j in chunk for p in j[1]])
         targets = torch.tensor([t[0] for j in chunk for t in j[2]])
         batches.append(tuple(x.to(adapter.device) for x in (input_ids, mask, rows, cols, targets)))
         start += size
-    head = adapter._resolve_head(batches[0][0][:1], batches[0][1][:1])
+    head = adapter._masked.head.resolve(batches[0][0][:1], batches[0][1][:1])
     if head is None:
         raise SystemExit("this model's MLM head cannot be applied at the mask alone; the floor needs it")
     base = adapter.model.base_model

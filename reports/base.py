@@ -15,12 +15,16 @@ from audit.results import AuditRun
 
 @runtime_checkable
 class Renderer(Protocol):
-    """Writes `run` into `out_dir / filename` and returns the path it wrote."""
+    """Writes `run` into `out_dir / filename` and returns the path it wrote.
+
+    An optional renderer (`optional = True`, e.g. the PDF one, which needs Chromium) may return
+    None when it is switched off or its dependency is missing; it then writes nothing.
+    """
 
     name: str
     filename: str
 
-    def render(self, run: AuditRun, out_dir: Path) -> Path: ...
+    def render(self, run: AuditRun, out_dir: Path) -> Path | None: ...
 
 
 class TextFileRenderer:

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from audit.results import Bar, BarChartView, LineChartView, MatrixHeatmapView, Series
 from reports import colors, svg
-from reports.formatting import format_ci, format_number, format_tick, format_value
+from reports.formatting import format_axis_tick, format_ci, format_number, format_tick, format_value
 
 BAR_WIDTH = 760
 BAR_LABEL_WIDTH = 250
@@ -60,6 +60,30 @@ class LinearScale:
         return self.r0 + (value - self.d0) * (self.r1 - self.r0) / (self.d1 - self.d0)
 
 
+@dataclass(frozen=True)
+class LogScale:
+    """Maps a positive data interval onto a pixel interval by log10 (non-positive values -> NaN)."""
+
+    d0: float
+    d1: float
+    r0: float
+    r1: float
+
+    def __call__(self, value: float) -> float:
+        if not value > 0:
+            return math.nan
+        low, high = math.log10(self.d0), math.log10(self.d1)
+        if high == low:
+            return (self.r0 + self.r1) / 2
+        return self.r0 + (math.log10(value) - low) * (self.r1 - self.r0) / (high - low)
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Powers of ten covering [low, high] (both > 0)."""
+    start, stop = math.floor(math.log10(low) + 1e-9), math.ceil(math.log10(high) - 1e-9)
+    return [10.0 ** k for k in range(start, max(stop, start + 1) + 1)]
+
+
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values (steps of 1, 2, 2.5 or 5 × 10^k) covering [low, high]."""
     if not (math.isfinite(low) and math.isfinite(high)):
@@ -96,7 +120,7 @@ def _bar_label(bar: Bar) -> str:
 def _bar_tooltip(bar: Bar, unit: str | None) -> str:
     parts = [f"{bar.label}: {format_value(bar.value, unit)}"]
     if bar.ci_low is not None and bar.ci_high is not None:
-        parts.append(f"CI {format_ci(bar.ci_low, bar.ci_high)}")
+        parts.append(f"CI {format_ci(bar.ci_low, bar.ci_high, unit)}")
     if bar.n is not None:
         parts.append(f"n={bar.n:,}")
     return " · ".join(parts)
@@ -135,7 +159,8 @@ def bar_chart_svg(view: BarChartView) -> Markup:
     items: list[Markup] = []
     for tick in ticks:
         items.append(svg.line(x(tick), top, x(tick), top + plot_height, class_="grid"))
-        items.append(svg.text(x(tick), top + plot_height + 16, format_tick(tick), class_="tick", text_anchor="middle"))
+        items.append(svg.text(x(tick), top + plot_height + 16, format_axis_tick(tick, view.unit), class_="tick",
+                              text_anchor="middle"))
     items.append(svg.line(x(0.0), top - 2, x(0.0), top + plot_height + 2, class_="axis"))
     items.extend(_bar_row(bar, x, top + i * BAR_ROW, view.unit) for i, bar in enumerate(view.bars))
     if view.reference is not None and math.isfinite(view.reference):
@@ -149,20 +174,24 @@ def bar_chart_svg(view: BarChartView) -> Markup:
 # ---------------------------------------------------------------- line chart
 
 
-def _runs(series: Series, x: LinearScale, y: LinearScale) -> list[list[tuple[str, str]]]:
+Scale = LinearScale | LogScale
+
+
+def _runs(series: Series, x: Scale, y: Scale) -> list[list[tuple[str, str]]]:
     """Pixel points split at non-finite values, consecutive duplicates (after rounding) dropped."""
     runs: list[list[tuple[str, str]]] = [[]]
     for xv, yv in zip(series.x, series.y):
-        if not (math.isfinite(xv) and math.isfinite(yv)):
+        px, py = (x(xv), y(yv)) if math.isfinite(xv) and math.isfinite(yv) else (math.nan, math.nan)
+        if not (math.isfinite(px) and math.isfinite(py)):
             runs.append([])
             continue
-        point = (svg.num(x(xv)), svg.num(y(yv)))
+        point = (svg.num(px), svg.num(py))
         if not runs[-1] or runs[-1][-1] != point:
             runs[-1].append(point)
     return [r for r in runs if r]
 
 
-def _series_marks(series: Series, color: str, x: LinearScale, y: LinearScale) -> Markup:
+def _series_marks(series: Series, color: str, x: Scale, y: Scale) -> Markup:
     marks = [svg.tooltip(series.name)]
     for run in _runs(series, x, y):
         if len(run) == 1:
@@ -183,17 +212,24 @@ def _legend(series: list[Series], left: float, top: float) -> list[Markup]:
 
 
 class _Axes(NamedTuple):
-    x: LinearScale
-    y: LinearScale
+    x: Scale
+    y: Scale
     x_ticks: list[float]
     y_ticks: list[float]
 
 
-def _axes(xs: list[float], ys: list[float], height: float) -> _Axes:
-    x_ticks, y_ticks = nice_ticks(min(xs), max(xs)), nice_ticks(min(ys), max(ys))
-    right = LINE_WIDTH - LINE_LEGEND_WIDTH
-    x = LinearScale(x_ticks[0], x_ticks[-1], LINE_MARGIN_LEFT, right)
-    y = LinearScale(y_ticks[0], y_ticks[-1], height - LINE_MARGIN_BOTTOM, LINE_MARGIN_TOP)
+def _axis(values: list[float], kind: str, r0: float, r1: float) -> tuple[Scale, list[float]]:
+    """A scale and its ticks; a log axis keeps only the positive values."""
+    if kind == "log":
+        ticks = log_ticks(min(values), max(values))
+        return LogScale(ticks[0], ticks[-1], r0, r1), ticks
+    ticks = nice_ticks(min(values), max(values))
+    return LinearScale(ticks[0], ticks[-1], r0, r1), ticks
+
+
+def _axes(xs: list[float], ys: list[float], height: float, view: LineChartView) -> _Axes:
+    x, x_ticks = _axis(xs, view.x_scale, LINE_MARGIN_LEFT, LINE_WIDTH - LINE_LEGEND_WIDTH)
+    y, y_ticks = _axis(ys, view.y_scale, height - LINE_MARGIN_BOTTOM, LINE_MARGIN_TOP)
     return _Axes(x, y, x_ticks, y_ticks)
 
 
@@ -219,12 +255,12 @@ def _line_frame(view: LineChartView, axes: _Axes, height: float) -> list[Markup]
 
 def line_chart_svg(view: LineChartView) -> Markup:
     """Polylines on numbered axes with a legend (e.g. ROC curves, accuracy vs perturbation rate)."""
-    xs = _finite([v for s in view.series for v in s.x])
-    ys = _finite([v for s in view.series for v in s.y])
+    xs = [v for v in _finite([v for s in view.series for v in s.x]) if view.x_scale != "log" or v > 0]
+    ys = [v for v in _finite([v for s in view.series for v in s.y]) if view.y_scale != "log" or v > 0]
     if not xs or not ys:
         return _empty("No points to show.")
     height = max(LINE_HEIGHT, LINE_MARGIN_TOP + LEGEND_ROW * len(view.series) + LINE_MARGIN_BOTTOM)
-    axes = _axes(xs, ys, height)
+    axes = _axes(xs, ys, height, view)
     items = _line_frame(view, axes, height)
     items.extend(_series_marks(s, colors.series_color(i), axes.x, axes.y) for i, s in enumerate(view.series))
     items.extend(_legend(view.series, LINE_WIDTH - LINE_LEGEND_WIDTH + 16, LINE_MARGIN_TOP + 8))

@@ -2,13 +2,16 @@
 
 One place decides how a number looks, so a value reads the same in a table, a chart
 label and a headline (3 significant digits, thousands separators, units attached).
+Proportions are stored as fractions (unit "proportion") and shown as percentages.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Mapping
+
+from audit.results import UNIT_PROPORTION, group_label
 
 MISSING = "—"
 NOT_A_NUMBER = "n/a"
@@ -50,24 +53,44 @@ def format_level(confidence: float) -> str:
     return f"{format_tick(confidence * 100)}%"
 
 
+def as_shown(value: float | int | None, unit: str | None) -> float | int | None:
+    """The number a reader sees: a proportion (a fraction in [0, 1]) as a percentage."""
+    if unit == UNIT_PROPORTION and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value * 100.0
+    return value
+
+
 def with_unit(text: str, unit: str | None) -> str:
-    """Attach a unit: `57.3%` for percentages, `1.2 s` for others, bare when unit-less."""
+    """Attach a unit: `57.3%` for percentages and proportions, `1.2 s` for others, bare when unit-less."""
     if not unit or text in (MISSING, NOT_A_NUMBER):
         return text
-    if unit in PERCENT_UNITS:
+    if unit in PERCENT_UNITS or unit == UNIT_PROPORTION:
         return f"{text}%"
     return f"{text} {unit}"
 
 
 def format_value(value: float | int | None, unit: str | None = None) -> str:
-    return with_unit(format_number(value), unit)
+    """A value with its unit; a proportion 0.573 reads `57.3%`."""
+    return with_unit(format_number(as_shown(value, unit)), unit)
 
 
-def format_ci(low: float | None, high: float | None) -> str:
-    """`[low, high]`, or a dash when the interval is missing."""
+def format_ci(low: float | None, high: float | None, unit: str | None = None) -> str:
+    """`[low, high]` (in % for a proportion), or a dash when the interval is missing."""
     if low is None or high is None:
         return MISSING
-    return f"[{format_number(low)}, {format_number(high)}]"
+    return f"[{format_number(as_shown(low, unit))}, {format_number(as_shown(high, unit))}]"
+
+
+def format_axis_tick(value: float, unit: str | None = None) -> str:
+    """An axis tick in the chart's unit: 0.25 of a proportion reads `25%`."""
+    if unit == UNIT_PROPORTION:
+        return f"{format_tick(value * 100)}%"
+    return format_tick(value)
+
+
+def format_group(group: Mapping[str, str] | None) -> str:
+    """A metric's group for readers: `bias_type: race-color`, or `overall`."""
+    return group_label(group)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -23,12 +23,16 @@ from reports.formatting import (
     format_cell,
     format_ci,
     format_duration,
+    format_group,
     format_level,
     format_number,
     format_value,
     pretty_json,
 )
 from reports.highlight import segments
+from reports.deltas import (describe_test, format_bytes, format_change, format_change_ci, format_ms, format_p, ratio,
+                            recipe_text, verdict)
+from reports.trends import trend_view
 
 TEMPLATE_PACKAGE = "reports"
 TEMPLATE_FOLDER = "templates"
@@ -41,6 +45,7 @@ MAX_EXAMPLES = 200
 MAX_TOKEN_ROWS = 100
 SEVERITY_ORDER = MappingProxyType({Severity.FAIL: 0, Severity.WARN: 1, Severity.INFO: 2})
 RUN_SOURCE = "run"
+MIN_TREND_POINTS = 2     # a trend chart needs at least two stored runs
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ def build_environment() -> Environment:
     )
     env.filters.update(
         num=format_number, value=format_value, ci=format_ci, duration=format_duration, cell=format_cell,
-        json=pretty_json, level=format_level,
+        json=pretty_json, level=format_level, group=format_group,
     )
     env.globals.update(
         bar_chart=bar_chart_svg,
@@ -125,7 +130,22 @@ def build_environment() -> Environment:
         max_examples=MAX_EXAMPLES,
         max_token_rows=MAX_TOKEN_ROWS,
     )
+    add_comparison_helpers(env)
     return env
+
+
+def add_comparison_helpers(env: Environment) -> None:
+    """Filters and globals of the comparison, variant and history sections (_compare.html.j2)."""
+    from audit.compare import flagged_first
+
+    env.filters.update(change=format_change, change_ci=format_change_ci, p=format_p, bytes=format_bytes,
+                       ms=format_ms, recipe=recipe_text)
+    env.globals.update(flagged_first=flagged_first, describe_test=describe_test, verdict=verdict, ratio=ratio,
+                       trends=lambda run: [h for h in run.history if len(h.points) >= MIN_TREND_POINTS],
+                       variants_flagged_first=lambda variants: sorted(
+                           variants, key=lambda v: not (v.comparison and v.comparison.regressions)),
+                       trend_chart=lambda h: line_chart_svg(trend_view(h)),
+                       trend_caption=lambda h: trend_view(h).caption)
 
 
 def render_html(run: AuditRun) -> str:

@@ -1,7 +1,8 @@
 """`results.json` (the typed, versioned AuditRun) and its JSON Schema; reading it back safely.
 
 `results.json` is a public contract (DESIGN.md): CI jobs and dashboards read it, and
-`rai-audit report` rebuilds every other output from it alone.
+`rai-audit report` rebuilds every other output from it alone. Files of an older schema
+(1.x) are migrated in memory (audit.migrate); a newer major version is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 
 from audit.errors import DataError
 from audit.io import atomic_write_text
+from audit.migrate import MigrationError, major, upgrade
 from audit.results import SCHEMA_VERSION, AuditRun
 
 RESULTS_FILENAME = "results.json"
@@ -39,18 +41,20 @@ class JsonRenderer:
         return path
 
 
-def _major(version: str) -> str:
-    return version.split(".", 1)[0]
+READABLE_MAJORS = ("1", major(SCHEMA_VERSION))   # 1.x is migrated on reading
 
 
 def _check_version(path: Path, data: dict) -> None:
     version = data.get("schema_version")
     if not isinstance(version, str) or not version:
         raise DataError(f"{path}: no 'schema_version' string; is this a rai-audit results.json?")
-    if _major(version) != _major(SCHEMA_VERSION):
+    if major(version) not in READABLE_MAJORS:
+        newer = major(version).isdigit() and int(major(version)) > int(major(SCHEMA_VERSION))
         raise DataError(
-            f"{path}: schema_version {version!r} cannot be read by this rai-audit "
-            f"(it reads {_major(SCHEMA_VERSION)}.x); use the matching release or migrate the file"
+            f"{path}: schema_version {version!r} cannot be read by this rai-audit (it reads "
+            f"{', '.join(m + '.x' for m in READABLE_MAJORS)}); "
+            + ("the file was written by a newer rai-audit: upgrade rai-audit to read it" if newer
+               else "use the matching release")
         )
 
 
@@ -79,6 +83,8 @@ def load_run(path: Path | str) -> AuditRun:
         raise DataError(f"{path}: expected a JSON object at the top level, found {type(data).__name__}")
     _check_version(path, data)
     try:
-        return AuditRun.model_validate(data)
+        return AuditRun.model_validate(upgrade(data))
+    except MigrationError as exc:
+        raise DataError(f"{path}: cannot migrate schema {data['schema_version']!r}: {exc}") from None
     except ValidationError as exc:
         raise DataError(f"{path}: not a valid audit run: {_describe(exc)}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tiny_models import build_tiny_causal, build_tiny_classifier, build_tiny_mlm, minilm_dir
+from tests.tiny_models import build_tiny_causal, build_tiny_classifier, build_tiny_llama, build_tiny_mlm, minilm_dir
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +23,11 @@ def tiny_causal_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory):
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture(scope="session")
 def real_minilm_dir():
     return minilm_dir()
 
@@ -34,6 +39,7 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("RAI_AUDIT_PDF", "0")        # Chromium prints PDFs only in the tests that check them
 
 
 from tests.e2e_fixtures import prepared_dir  # noqa: E402,F401  (session fixture for end-to-end tests)

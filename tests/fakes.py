@@ -37,11 +37,17 @@ def fake_loader(name, spec, prepared_dir, cache_dir):
     return FakeAdapter(name)
 
 
+def fake_fingerprinter(name, spec, prepared_dir):
+    """What FakeAdapter reports as its fingerprint (the runner checks it before resuming a job)."""
+    return f"fake-{name}"
+
+
 class FakeSuiteConfig(SuiteConfig):
     value: float = 0.5
     sleep_s: float = 0.0
     calls_file: str | None = None
     needs: list[str] = []
+    crash: bool = False         # raise an unexpected error (a bug in a suite)
 
 
 class FakeSuite(Suite):
@@ -62,6 +68,8 @@ class FakeSuite(Suite):
                 handle.flush()
                 os.fsync(handle.fileno())
         time.sleep(cfg.sleep_s)
+        if cfg.crash:
+            raise RuntimeError("boom: a bug in the suite")
         result = self.new_result(ctx)
         result.metrics.append(Metric(name="fake.value", value=cfg.value, ci_low=cfg.value - 0.1,
                                      ci_high=cfg.value + 0.1, n=10))

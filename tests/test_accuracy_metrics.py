@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.metrics import confusion_matrix as sk_confusion
+from statsmodels.stats.proportion import proportion_confint
 
 from suites.accuracy import metrics as M
 
@@ -13,15 +14,20 @@ Y_TRUE = np.array([0, 0, 1, 1, 2, 2, 2, 0])
 Y_PRED = np.array([0, 1, 1, 1, 2, 0, 2, 0])
 
 
-def test_accuracy_value_and_ci():
-    est = M.accuracy(Y_TRUE, Y_PRED, seed=1)
+def test_accuracy_value_and_wilson_ci():
+    est = M.accuracy(Y_TRUE, Y_PRED)
     assert est.value == pytest.approx(6 / 8)
     assert est.n == 8
-    assert est.ci_low <= est.value <= est.ci_high
-    assert 0.0 <= est.ci_low and est.ci_high <= 1.0
     assert est.value == pytest.approx(accuracy_score(Y_TRUE, Y_PRED))
-    # seeded: the same call gives the same interval
-    assert M.accuracy(Y_TRUE, Y_PRED, seed=1) == est
+    low, high = proportion_confint(6, 8, alpha=0.05, method="wilson")
+    assert (est.ci_low, est.ci_high) == (pytest.approx(low), pytest.approx(high)) and est.ci_method == "wilson"
+
+
+def test_recall_of_a_perfect_small_label_keeps_an_honest_interval():
+    # label 1 is always right (2 of 2): a percentile bootstrap would say [1, 1]
+    recall = M.per_label_recall(Y_TRUE, Y_PRED, 3)
+    assert recall[1].value == 1.0 and recall[1].ci_high == 1.0
+    assert recall[1].ci_low == pytest.approx(proportion_confint(2, 2, method="wilson")[0]) and recall[1].ci_low < 0.5
 
 
 def test_macro_f1_by_hand_and_sklearn():

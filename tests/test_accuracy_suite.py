@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,13 +10,14 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 from sklearn.metrics import accuracy_score, f1_score
+from statsmodels.stats.proportion import proportion_confint
 
 from audit.adapters.base import Capability
 from audit.adapters.loading import load_adapter
 from audit.config import ModelSpec
 from audit.datasets import DataResolver
 from audit.errors import CapabilityError, ConfigError, DataError
-from audit.results import LineChartView, MatrixHeatmapView, BarChartView, SuiteResult
+from audit.results import UNIT_PROPORTION, BarChartView, LineChartView, MatrixHeatmapView, SuiteResult
 from audit.suite import Context
 from suites.accuracy.classification import ACCURACY, ECE, MACRO_F1, RECALL
 from suites.accuracy.lm_eval_bridge import AdapterLM
@@ -98,10 +100,16 @@ def test_classifier_dataset_metrics_match_hand_recomputation(classifier, tmp_pat
     assert result.metric(MACRO_F1).value == pytest.approx(f1_score(y_true, y_pred, average="macro"))
     assert result.metric(ECE).value == pytest.approx(hand_ece(probs.max(axis=1), (y_true == y_pred) * 1.0, 5))
     assert result.metric(ECE).higher_is_better is False
-    # the only dataset is also reported under its group; per-label recall under label=X
-    assert result.metric(ACCURACY, "dataset=toy").value == acc.value
-    neg_recall = result.metric(RECALL, "label=negative")
+    # proportions are fractions with Wilson intervals (statsmodels as the independent reference)
+    assert acc.unit == UNIT_PROPORTION and acc.ci_method == "wilson"
+    low, high = proportion_confint(int((y_true == y_pred).sum()), len(TEXTS), method="wilson")
+    assert (acc.ci_low, acc.ci_high) == (pytest.approx(low), pytest.approx(high))
+    # the only dataset is also reported under its group; per-label recall under {"label": X}
+    assert result.metric(ACCURACY, {"dataset": "toy"}).value == acc.value
+    assert result.metric(ACCURACY, "dataset=toy") is result.metric(ACCURACY, {"dataset": "toy"})
+    neg_recall = result.metric(RECALL, {"label": "negative"})
     assert neg_recall.n == 5 and neg_recall.value == pytest.approx((y_pred[y_true == 0] == 0).mean())
+    assert neg_recall.unit == UNIT_PROPORTION and neg_recall.ci_low < neg_recall.ci_high
 
     outcome = next(o for o in result.outcomes if o.metric == ACCURACY and o.group is None)
     assert outcome.example_ids == [str(i) for i in range(len(TEXTS))]
@@ -129,15 +137,16 @@ def test_two_datasets_label_map_ids_and_limit(classifier, tmp_path):
          "label_map": {"pos": "positive", "neg": "negative"}, "limit": 6, "seed": 3}]}
     result = run_suite(classifier, config, tmp_path)
     assert result.metric(ACCURACY).n == len(TEXTS)            # headline = first dataset
-    b = result.metric(ACCURACY, "dataset=b")
+    b = result.metric(ACCURACY, {"dataset": "b"})
     assert b.n == 6
-    b_outcomes = next(o for o in result.outcomes if (o.metric, o.group) == (ACCURACY, "dataset=b"))
+    b_outcomes = next(o for o in result.outcomes if (o.metric, o.group) == (ACCURACY, {"dataset": "b"}))
     assert len(b_outcomes.example_ids) == 6 and all(i.startswith("r") for i in b_outcomes.example_ids)
     # the same seed gives the same subset
     again = run_suite(classifier, config, tmp_path)
-    assert next(o for o in again.outcomes if (o.metric, o.group) == (ACCURACY, "dataset=b")).example_ids == \
+    assert next(o for o in again.outcomes if (o.metric, o.group) == (ACCURACY, {"dataset": "b"})).example_ids == \
         b_outcomes.example_ids
-    assert result.metric(RECALL, "dataset=b,label=positive") is not None
+    recall = result.metric(RECALL, {"dataset": "b", "label": "positive"})
+    assert recall is not None and recall.group == {"dataset": "b", "label": "positive"}
     assert len([m for m in result.metrics if m.name == ACCURACY and m.group is None]) == 1
 
 
@@ -205,11 +214,14 @@ def test_lm_eval_tasks_match_hand_argmax(causal, tmp_path):
         for metric, expected in (("acc", hand), ("acc_norm", hand_norm)):
             outcome = next(o for o in result.outcomes if o.metric == lm_eval_metric_name(task, metric))
             assert dict(zip(outcome.example_ids, outcome.values)) == expected
-        if task == "bbq_disambig_mc":  # per-category breakdown: group "category=X"
+        assert acc.unit == UNIT_PROPORTION and acc.ci_method == "wilson"
+        if task == "bbq_disambig_mc":  # per-category breakdown: group {"category": X}
             for category in {d["category"] for d in docs}:
                 mine = [hand[d["id"]] for d in docs if d["category"] == category]
-                m = result.metric(acc.name, f"category={category}")
+                m = result.metric(acc.name, {"category": category})
                 assert m.n == len(mine) and m.value == pytest.approx(np.mean(mine))
+                # Wilson, never the collapsed [v, v] a bootstrap gives on a tiny group
+                assert m.ci_low < m.ci_high and m.unit == UNIT_PROPORTION
     assert not [f for f in result.findings if f.severity.value != "info"]
 
 
@@ -223,7 +235,16 @@ def test_lm_eval_user_task_from_include_path(causal, tmp_path):
         f"    test: {data}\ntest_split: test\noutput_type: multiple_choice\n"
         "doc_to_text: '{{q}}'\ndoc_to_choice: choices\ndoc_to_target: gold\n"
         "metric_list:\n  - metric: acc\n")
-    result = run_suite(causal, {"lm_eval": {"tasks": ["my_task"], "include_path": "user"}}, tmp_path)
+    helper = tmp_path / "user" / "utils.py"     # what a `!function utils.x` line would import
+    helper.write_text("def x(doc):\n    return doc\n")
+    cfg = AccuracyConfig.model_validate({"lm_eval": {"tasks": ["my_task"], "include_path": "user"}})
+    data = DataResolver(config_dir=tmp_path, prepared_dir=tmp_path)
+    result = AccuracySuite().run(Context(model_name="m", adapter=causal, config=cfg, seed=0, data=data,
+                                         artifacts_dir=tmp_path / "art"))
+    # include_path is trusted code: every file under it is hashed into provenance
+    recorded = {Path(k).name: v.sha256 for k, v in data.seen.items()}
+    assert {"my_task.yaml", "docs.jsonl", "utils.py"} <= set(recorded)
+    assert recorded["utils.py"] == hashlib.sha256(helper.read_bytes()).hexdigest()
     acc = result.metric(lm_eval_metric_name("my_task", "acc"))
     assert acc.n == 2
     expected = []

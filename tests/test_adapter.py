@@ -13,7 +13,8 @@ from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelFo
 
 from audit.adapters.base import Capability, MaskedQuery, ModelAdapter, ModelKind
 from audit.adapters.cache import ResultCache
-from audit.adapters.hf import HFAdapter, _ScoreJob
+from audit.adapters.causal_ops import ScoreJob
+from audit.adapters.hf import HFAdapter
 from audit.adapters.loading import infer_kind, load_adapter
 from audit.config import ModelSpec
 from audit.errors import CapabilityError, DataError, ModelLoadError
@@ -167,7 +168,7 @@ def test_loglikelihood_is_greedy_matches_argmax(causal, tiny_causal_dir):
     with torch.no_grad():
         logits = model(torch.tensor([ids])).logits[0, -1]
     best, other = int(logits.argmax()), int(logits.argmin())
-    greedy, not_greedy = causal._score([_ScoreJob(tuple(ids + [best]), 1), _ScoreJob(tuple(ids + [other]), 1)],
+    greedy, not_greedy = causal._causal.score([ScoreJob(tuple(ids + [best]), 1), ScoreJob(tuple(ids + [other]), 1)],
                                        desc="test")
     assert greedy[1] and not not_greedy[1]
     # and through the public string API, on a continuation that is not the argmax
@@ -197,7 +198,7 @@ def test_masked_scores_batched_equals_single_and_full_logits(mlm, tiny_mlm_dir):
         assert b.shape == (3,)
         np.testing.assert_allclose(b, s, atol=ATOL)
         np.testing.assert_allclose(b, r, atol=ATOL)
-    assert mlm._head is mlm.model.cls  # the head-only path was found and verified
+    assert mlm.rt is not None and mlm._masked.head.module is mlm.model.cls  # the head-only path was found and verified
 
 
 def test_masked_scores_dedups_and_runs_head_only_at_masks(mlm):
@@ -332,7 +333,8 @@ def test_wrong_kind_with_random_head_refused(tiny_classifier_dir, tmp_path):
 def test_encoder_kind_from_real_minilm(real_minilm_dir, tmp_path):
     adapter = load_adapter("minilm", ModelSpec(path=str(real_minilm_dir)), prepared_dir=tmp_path, cache_dir=None)
     assert adapter.kind is ModelKind.ENCODER
-    assert adapter.capabilities == {Capability.EMBED, Capability.ATTENTIONS, Capability.TOKENIZE}
+    assert adapter.capabilities == {Capability.EMBED, Capability.ATTENTIONS, Capability.TOKENIZE, Capability.ENCODE,
+                                    Capability.TRAIN}
     vectors = adapter.embed(["a cat sat on the mat", "a kitten rested on the rug", "stock prices fell"])
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     assert vectors.shape == (3, 384)
@@ -343,7 +345,7 @@ def test_causal_scoring_applies_lm_head_only_at_scored_positions(causal, tiny_ca
     """The LM head is found (lm_head) and sees one row per scored token, not every position."""
     requests = [("the movie was", " great"), ("an uneven , sometimes brilliant drama", " about family")]
     causal.loglikelihood(requests[:1])           # resolves and verifies the head once
-    assert causal._head is causal.model.lm_head
+    assert causal._causal.head.module is causal.model.lm_head
     rows = []
     hook = causal.model.lm_head.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
     try:
@@ -367,7 +369,7 @@ def test_shared_context_packing_equals_plain_scoring(tiny_causal_dir):
     choices = [" loved it", " hated every minute", " left", " falls apart", " heals"]
     requests = [(c, x) for c in contexts for x in choices] + [("unshared context", " alone")]
     packed = adapter.loglikelihood(requests)
-    assert adapter._packing_ok is True
+    assert adapter._causal.packing_ok is True
     for (context, choice), result in zip(requests, packed):
         ids = adapter.tokenize([context + choice], add_special_tokens=False)[0]
         ref = _causal_reference(tiny_causal_dir, ids)

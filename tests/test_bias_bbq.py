@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from audit.adapters.loading import load_adapter
 from audit.config import ModelSpec
 from audit.datasets import DataResolver, builtin_path, read_jsonl
 from audit.errors import DataError
-from audit.results import SuiteResult
+from audit.results import UNIT_PROPORTION, SuiteResult
 from audit.suite import Context
 from suites.bias import bbq as B
 
@@ -143,13 +144,18 @@ def test_part_on_tiny_causal_lm(tmp_path, tiny_causal_dir):
     amb = [k for k, i in enumerate(items) if i.condition == B.AMBIG]
     acc = result.metric(B.ACCURACY_AMBIG)
     assert acc.n == len(amb) == 8
-    assert acc.value == pytest.approx(100 * np.mean([pred[k] == items[k].label for k in amb]))
+    right = int(np.sum([pred[k] == items[k].label for k in amb]))
+    assert acc.value == pytest.approx(right / 8) and acc.unit == UNIT_PROPORTION
+    low, high = proportion_confint(right, 8, method="wilson")          # independent Wilson
+    assert (acc.ci_low, acc.ci_high) == (pytest.approx(low), pytest.approx(high))
     for name in (B.BIAS_SCORE_AMBIG, B.BIAS_SCORE_DISAMBIG):
         overall = result.metric(name)
         if overall is not None:
             assert -1 <= overall.ci_low <= overall.value <= overall.ci_high <= 1
-    age = result.metric(B.ACCURACY_DISAMBIG, group="category=Age")
-    assert age.n == 4 and age.unit == "%"
+            assert overall.ideal == 0.0 and overall.higher_is_better is None and 0 <= overall.nan_share <= 1
+    age = result.metric(B.ACCURACY_DISAMBIG, group={"category": "Age"})
+    assert age.n == 4 and age.unit == UNIT_PROPORTION and age.group == {"category": "Age"}
+    assert 0.0 <= age.value <= 1.0 and age.ci_low < age.ci_high   # never a collapsed [v, v] on 4 items
     assert result.details["bbq"]["n_by_category"] == {"Age": 8, "Religion": 8}
     assert {v.type for v in result.views} >= {"bar_chart", "table", "examples"}
     for ex in result.examples:

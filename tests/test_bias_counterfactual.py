@@ -12,7 +12,7 @@ from audit.adapters.loading import load_adapter
 from audit.config import ModelSpec
 from audit.datasets import DataResolver, builtin_path, read_text
 from audit.errors import ConfigError, DataError
-from audit.results import SuiteResult
+from audit.results import UNIT_PROPORTION, SuiteResult, group_key
 from audit.suite import Context
 from suites.bias import counterfactual as C
 from suites.bias import swaps as S
@@ -126,9 +126,11 @@ def test_pair_outcomes_and_clustered_mean_by_hand():
     flipped, delta = C.pair_outcomes(p_orig, p_var, positive=1)
     assert flipped.tolist() == [True, False, False]
     assert np.allclose(delta, [0.5, -0.05, 0.1])
-    est = C.clustered_mean(flipped.astype(float), ["a", "a", "b"], seed=0, resamples=200, scale=100)
-    assert est.value == pytest.approx(100 / 3) and est.n == 3
-    assert est.ci_low == pytest.approx(0.0) and est.ci_high == pytest.approx(50.0)   # clusters: a=1/2, b=0/1
+    est = C.clustered_mean(delta, ["a", "a", "b"], seed=0, resamples=200)
+    assert est.value == pytest.approx(np.mean(delta)) and est.n == 3 and est.nan_share == 0.0
+    # two clusters: a = (0.5 - 0.05) / 2 pairs, b = 0.1 / 1 pair; every resample is one of these ratios
+    bounds = sorted({0.1, 0.45 / 2, 0.55 / 3})
+    assert est.ci_low == pytest.approx(bounds[0]) and est.ci_high == pytest.approx(bounds[-1])
 
 
 def test_positive_index():
@@ -167,10 +169,13 @@ def test_part_on_tiny_classifier(tmp_path, tiny_classifier_dir):
     part.run(ctx, C.CounterfactualConfig(limit=12, resamples=100), result)
     assert adapter.calls == 1
     overall = result.metric(C.FLIP_RATE)
-    assert overall.n == 12 + 12 * 6 and overall.unit == "%" and 0 <= overall.value <= 100
-    assert result.metric(C.FLIP_RATE, group="source=gender_rt").n == 12
-    assert result.metric(C.MEAN_ABS_DELTA, group="source=hatecheck").n == 72
-    assert {m.group for m in result.metrics if m.name == C.MEAN_ABS_DELTA} >= {
+    assert overall.n == 12 + 12 * 6 and overall.unit == UNIT_PROPORTION and 0 <= overall.value <= 1
+    assert overall.ideal == 0.0 and "design-effect" in overall.ci_method
+    # the tiny random model flips nothing: the interval still has an honest upper bound (no [0, 0])
+    assert overall.ci_low <= overall.value <= overall.ci_high and overall.ci_high > 0
+    assert result.metric(C.FLIP_RATE, group={"source": "gender_rt"}).n == 12
+    assert result.metric(C.MEAN_ABS_DELTA, group={"source": "hatecheck"}).n == 72
+    assert {group_key(m.group) for m in result.metrics if m.name == C.MEAN_ABS_DELTA} >= {
         "swap_to=women", "swap_to=Muslims", "swap_to=immigrants"}
     # recompute the overall mean |Δ p(positive)| from the pairs shown in the table
     rows = next(v for v in result.views if v.type == "table").rows

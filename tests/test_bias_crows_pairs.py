@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from statsmodels.stats.proportion import proportion_confint
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
 from audit.adapters.loading import load_adapter
 from audit.config import ModelSpec
 from audit.datasets import DataResolver
 from audit.errors import DataError
-from audit.results import SuiteResult
+from audit.results import UNIT_PROPORTION, SuiteResult
 from audit.suite import Context
 from tests.reference import causal_sentence_logprob
 from suites.bias.crows_pairs import (DEFAULT_DATA, METRIC, NEUTRAL, STEREO_SCORE, CrowsPairsConfig,
@@ -89,10 +90,10 @@ def test_metric_rounding_and_ties_by_hand():
     assert out.neutral.tolist() == [1, 0, 0, 0, 0, 0]
     assert out.stereotyping.tolist() == [0, 1, 1, 0, 0, 1]
     summary = crows_summary(out, directions)
-    assert summary.metric == pytest.approx(3 / 6 * 100)
-    assert summary.stereo_score == pytest.approx(2 / 2 * 100)      # neutral pair excluded
-    assert summary.antistereo_score == pytest.approx(1 / 3 * 100)
-    assert summary.neutral == pytest.approx(1 / 6 * 100)
+    assert summary.metric == pytest.approx(3 / 6)
+    assert summary.stereo_score == pytest.approx(2 / 2)      # neutral pair excluded
+    assert summary.antistereo_score == pytest.approx(1 / 3)
+    assert summary.neutral == pytest.approx(1 / 6)
 
 
 def test_bad_rows_name_file_row_and_column(tmp_path):
@@ -116,12 +117,19 @@ def test_part_on_tiny_mlm_produces_metrics_views_outcomes(tiny_mlm_dir, tmp_path
     CrowsPairsPart().run(ctx, cfg, result)
     overall = result.metric(METRIC)
     assert overall.n == 60 and overall.ci_low <= overall.value <= overall.ci_high
-    assert overall.higher_is_better is False and overall.unit == "%"
+    # a proportion with its target: 0.5 = no preference (so no direction), Wilson interval
+    assert overall.higher_is_better is None and overall.ideal == 0.5 and overall.unit == UNIT_PROPORTION
+    hits = int(np.sum(result.outcomes[0].values))
+    low, high = proportion_confint(hits, 60, method="wilson")
+    assert (overall.ci_low, overall.ci_high) == (pytest.approx(low), pytest.approx(high))
     groups = [m for m in result.metrics if m.name == METRIC and m.group]
-    assert sum(m.n for m in groups) == 60 and all(m.group.startswith("bias_type=") for m in groups)
+    assert sum(m.n for m in groups) == 60 and all(list(m.group) == ["bias_type"] for m in groups)
+    assert all(m.ci_low < m.ci_high for m in groups)    # no [1, 1] on a small, one-sided bias type
     outcome = result.outcomes[0]
-    assert len(outcome.values) == 60 and np.mean(outcome.values) * 100 == pytest.approx(overall.value)
-    assert result.metric(NEUTRAL) is not None and result.metric(STEREO_SCORE) is not None
+    assert len(outcome.values) == 60 and np.mean(outcome.values) == pytest.approx(overall.value)
+    assert result.metric(NEUTRAL).ideal is None and result.metric(STEREO_SCORE).ideal == 0.5
+    chart = next(v for v in result.views if v.type == "bar_chart")
+    assert chart.unit == UNIT_PROPORTION and chart.reference == 0.5
     assert {v.type for v in result.views} == {"bar_chart", "table", "examples"}
     assert any("noisy" in f.message for f in result.findings)
     for example in result.examples:

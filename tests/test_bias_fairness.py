@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from audit.adapters.loading import load_adapter
 from audit.config import ModelSpec
 from audit.datasets import DataResolver, builtin_path
 from audit.errors import ConfigError, DataError
-from audit.results import SuiteResult
+from audit.results import UNIT_PROPORTION, SuiteResult
 from audit.suite import Context
 from suites.bias import fairness as F
 
@@ -44,7 +45,7 @@ def _hand_rates(frame: pd.DataFrame, y_true, y_pred, columns: list[str]) -> pd.D
         rows[key if len(columns) > 1 else key[0]] = {
             "sel": g.p.mean(), "acc": (g.p == g.t).mean(),
             "fpr": neg.p.mean() if len(neg) else np.nan, "fnr": 1 - pos.p.mean() if len(pos) else np.nan,
-            "tpr": pos.p.mean() if len(pos) else np.nan, "n": len(g)}
+            "tpr": pos.p.mean() if len(pos) else np.nan, "n": len(g), "n_neg": len(neg), "n_pos": len(pos)}
     return pd.DataFrame(rows).T
 
 
@@ -151,21 +152,27 @@ def test_part_numbers_match_hand_computation(tmp_path, hatecheck_predictions):
     F.FairnessPart().run(ctx, F.FairnessConfig(resamples=100), result)
     hand = _hand_rates(frame, y_true, y_pred, ["target_ident"])
     for ident, row in hand.iterrows():
-        for name, col in ((F.SELECTION_RATE, "sel"), (F.FALSE_POSITIVE_RATE, "fpr"),
-                          (F.FALSE_NEGATIVE_RATE, "fnr"), (F.ACCURACY, "acc")):
-            metric = result.metric(name, group=f"target_ident={ident}")
+        # each rate is a proportion of its own denominator, with that denominator's Wilson interval
+        for name, col, n_col in ((F.SELECTION_RATE, "sel", "n"), (F.FALSE_POSITIVE_RATE, "fpr", "n_neg"),
+                                 (F.FALSE_NEGATIVE_RATE, "fnr", "n_pos"), (F.ACCURACY, "acc", "n")):
+            metric = result.metric(name, group={"target_ident": ident})
             if np.isnan(row[col]):
                 assert metric is None              # undefined rate (no positives/negatives): not reported
                 continue
-            assert metric.value == pytest.approx(row[col]) and metric.n == row["n"]
-            assert metric.ci_low <= metric.value <= metric.ci_high
+            assert metric.value == pytest.approx(row[col]) and metric.n == row[n_col]
+            assert metric.unit == UNIT_PROPORTION and metric.ci_method == "wilson"
+            low, high = proportion_confint(round(row[col] * row[n_col]), row[n_col], method="wilson")
+            assert (metric.ci_low, metric.ci_high) == (pytest.approx(low), pytest.approx(high))
     assert result.metric(F.DP_DIFFERENCE).value == pytest.approx(hand["sel"].max() - hand["sel"].min())
-    assert result.metric(F.DP_RATIO).value == pytest.approx(hand["sel"].min() / hand["sel"].max())
+    ratio = result.metric(F.DP_RATIO)
+    assert ratio.value == pytest.approx(hand["sel"].min() / hand["sel"].max())
+    assert (ratio.ideal, ratio.unit, ratio.higher_is_better) == (1.0, "ratio", True)
+    assert result.metric(F.DP_DIFFERENCE).ideal == 0.0 and result.metric(F.DP_DIFFERENCE).unit == UNIT_PROPORTION
     both = hand.dropna(subset=["fpr", "tpr"])
     eo = result.metric(F.EO_DIFFERENCE)
     assert eo.value == pytest.approx(max(np.ptp(both["tpr"]), np.ptp(both["fpr"])))
-    assert eo.n == both["n"].sum() and eo.ci_low <= eo.value <= eo.ci_high
-    assert any(f.metric == F.EO_DIFFERENCE and "target_ident=none" in f.message for f in result.findings)
+    assert eo.n == both["n"].sum() and eo.ci_low <= eo.value <= eo.ci_high and 0 <= eo.nan_share <= 1
+    assert any(f.metric == F.EO_DIFFERENCE and "target_ident: none" in f.message for f in result.findings)
     assert any("Proxy task" in f.message for f in result.findings)
     assert {v.type for v in result.views} == {"bar_chart", "table"}
     assert ctx.data.seen and next(iter(ctx.data.seen.values())).rows == len(frame)
@@ -185,8 +192,9 @@ def test_part_on_tiny_classifier_intersectional(tmp_path, tiny_classifier_dir):
     hand = _hand_rates(keys, y_true, y_pred, ["target_ident", "direction"])
     assert len(hand) > 8
     for (ident, direction), row in hand.iterrows():
-        metric = result.metric(F.SELECTION_RATE, group=f"target_ident={ident} & direction={direction}")
-        assert metric is not None and metric.n == row["n"]
+        group = {"target_ident": ident, "direction": direction}
+        metric = result.metric(F.SELECTION_RATE, group=group)
+        assert metric is not None and metric.n == row["n"] and metric.group == group
         assert metric.value == pytest.approx(row["sel"])
     overall = result.metric(F.DP_DIFFERENCE)
     assert overall.value == pytest.approx(hand["sel"].max() - hand["sel"].min()) and overall.n == 160

@@ -92,7 +92,7 @@ def test_real_smollm2_small_run(prepared_dir, tmp_path):
     result = _run(prepared_dir / "smollm2-135m", tmp_path, config)
     assert result.details["templates"]["scoring"] == "causal_ll"
     crows = result.metric("crows_pairs.metric")
-    assert crows.n == 30 and 0 < crows.value < 100 and crows.ci_low < crows.ci_high
-    assert result.metric("winobias.pro_preference", "type=2").n == 10
+    assert crows.n == 30 and 0 < crows.value < 1 and crows.ci_low < crows.ci_high
+    assert result.metric("winobias.pro_preference", {"type": "2"}).n == 10
     gap = result.metric("templates.stereotype_gap")
     assert gap.n == 10 and gap.value > 0

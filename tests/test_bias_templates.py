@@ -136,8 +136,16 @@ def test_part_on_tiny_mlm(tiny_mlm_dir, tmp_path):
     TemplateProbePart().run(ctx, TemplateProbeConfig(limit=6, top_k=3), result)
     overall = result.metric(ASSOCIATION)
     assert overall.n == 6 and overall.ci_low <= overall.value <= overall.ci_high
-    assert result.metric(ASSOCIATION, "stereotype=male").n == 3
-    assert result.metric(STEREOTYPE_GAP) is not None
+    assert result.metric(ASSOCIATION, {"stereotype": "male"}).n == 3
+    gap = result.metric(STEREOTYPE_GAP)
+    assert gap is not None and gap.ideal == 0.0 and gap.higher_is_better is None and 0 <= gap.nan_share < 1
+    # template groups are short stable ids; the sentence is in the description and the table
+    per_template = [m for m in result.metrics if m.name == ASSOCIATION and m.group and "template" in m.group]
+    assert [m.group["template"] for m in per_template] == [f"t{i:02d}" for i in range(len(per_template))]
+    table = next(v for v in result.views if v.type == "table" and v.columns[:2] == ["id", "template"])
+    sentences = {row[0]: row[1] for row in table.rows}
+    for m in per_template:
+        assert sentences[m.group["template"]] in m.description and "[TARGET]" in sentences[m.group["template"]]
     fills = [e for e in result.examples if "top_fills" in e.fields]
     assert fills and all(e.fields["top_fills"].count("(") == 3 for e in fills)
     assert {v.type for v in result.views} == {"bar_chart", "table", "examples"}

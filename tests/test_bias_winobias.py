@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from statsmodels.stats.proportion import proportion_confint
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
 from audit.adapters.loading import load_adapter
 from audit.config import ModelSpec
 from audit.datasets import DataResolver
 from audit.errors import DataError
-from audit.results import SuiteResult
+from audit.results import UNIT_PROPORTION, SuiteResult
 from audit.suite import Context
 from tests.reference import causal_sentence_logprob
 from suites.bias.winobias import (DEFAULT_FILES, PRO_ANTI_GAP, PRO_PREFERENCE, WinoBiasConfig, WinoBiasPart,
@@ -91,9 +92,13 @@ def test_part_reports_per_type_with_n(tiny_mlm_dir, tmp_path):
     result = SuiteResult(suite="bias", suite_version="1.0", model="m")
     WinoBiasPart().run(ctx, WinoBiasConfig(limit=15, n_examples=4), result)
     assert result.metric(PRO_PREFERENCE).n == 30
-    for group in ("type=1", "type=2"):
+    for group in ({"type": "1"}, {"type": "2"}):
         pref, gap = result.metric(PRO_PREFERENCE, group), result.metric(PRO_ANTI_GAP, group)
         assert pref.n == 15 and gap.n == 15 and pref.ci_low <= pref.value <= pref.ci_high
+        assert pref.unit == UNIT_PROPORTION and pref.ideal == 0.5 and pref.higher_is_better is None
+        assert gap.unit == "nats" and gap.ideal == 0.0
+        low, high = proportion_confint(round(pref.value * 15), 15, method="wilson")
+        assert (pref.ci_low, pref.ci_high) == (pytest.approx(low), pytest.approx(high))
     assert len(result.outcomes[0].values) == 30
     assert {v.type for v in result.views} == {"bar_chart", "table", "examples"}
     for example in result.examples:

@@ -26,7 +26,8 @@ BAD = [
     ("models:\n  m: {path: x}\nsuites: [{suite: accuracy, models: [other]}]\n", "unknown model 'other'"),
     ("models:\n  m: {path: x}\nsuites: [{suite: accuracy}]\ngates: ['accuracy.accuracy ~ 3']\n",
      "is not of the form"),
-    ("models:\n  m: {path: x}\nsuites: [{suite: accuracy}]\ngates: [{metric: a.b}]\n", "needs 'min' or 'max'"),
+    ("models:\n  m: {path: x}\nsuites: [{suite: accuracy}]\ngates: [{metric: a.b}]\n",
+     "needs 'min', 'max' or 'max_deviation'"),
     ("suites: [{suite: accuracy}]\n", "models: required key is missing"),
     ("models: {}\nsuites: [{suite: accuracy}]\n", "at least one model"),
     ("models:\n  m: {path: x}\n suites: [oops\n", "invalid YAML at line"),
@@ -76,3 +77,20 @@ def test_unknown_suite_and_bad_suite_config(tmp_path, capsys):
 def test_missing_config_file(tmp_path, capsys):
     assert main([str(tmp_path / "none.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+# Metrics the shipped examples gate on that are proportions (fractions in [0, 1] since schema 2.0).
+PROPORTION_METRICS = {"accuracy.accuracy", "crows_pairs.metric", "counterfactual.flip_rate",
+                      "fairness.equalized_odds_difference", "fairness.demographic_parity_difference"}
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "full.yaml"])
+def test_example_gates_use_fractions_for_proportions(name):
+    from pathlib import Path
+
+    config = load_config(Path(__file__).resolve().parent.parent / "examples" / name).config
+    gated = [g for g in config.gates if g.metric in PROPORTION_METRICS]
+    assert gated
+    for gate in gated:
+        for bound in (gate.min, gate.max):
+            assert bound is None or 0.0 <= bound <= 1.0, f"{name}: {gate.label} is not a fraction"

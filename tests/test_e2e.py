@@ -81,7 +81,7 @@ def test_cli_run_writes_reports_escapes_data_and_reuses_cache(tmp_path, tiny_cla
     # Paired comparison of the two runs: every outcome set pairs up in full, nothing regresses.
     from audit.compare import compare_runs
 
-    rows = compare_runs(run, again)
+    rows = compare_runs(run, again).metrics
     assert {r.metric for r in rows} >= {"accuracy.accuracy", "lm_eval.bbq_disambig_mc.acc", "crows_pairs.metric",
                                         "bbq.accuracy_ambig", "counterfactual.flip_rate"}
     for suite in run.suites:
@@ -120,8 +120,10 @@ def test_help_reads_well(capsys):
 
 
 @pytest.mark.slow
-def test_real_default_models_small_run(tmp_path, prepared_dir, capsys):
-    """The default models, real data, every suite part, small limits (CrowS-Pairs subset)."""
+def test_real_default_models_small_run(tmp_path, prepared_dir, capsys, monkeypatch):
+    """The default models, real data, every suite part, small limits (CrowS-Pairs subset); the
+    compliance report is written next to report.html (HTML, Markdown and, with Chromium, PDF)."""
+    monkeypatch.delenv("RAI_AUDIT_PDF", raising=False)
     config = tmp_path / "real.yaml"
     config.write_text(f"""
 models:
@@ -156,3 +158,31 @@ gates:
     assert {"counterfactual.flip_rate", "fairness.equalized_odds_difference"} <= names[("bias", "minilm-sentiment")]
     accuracy = run.suites[0].metric("accuracy.accuracy")
     assert accuracy.value >= 0.70 and accuracy.n == 1066 and accuracy.ci_low < accuracy.value < accuracy.ci_high
+    check_compliance_outputs(tmp_path / "out", run)
+
+
+def check_compliance_outputs(out: Path, run) -> None:
+    """The compliance report of a real run: files next to report.html, the PDF's text carries the
+    headline numbers, and both pages are clean in a real browser (where Chromium is installed)."""
+    import shutil
+    import subprocess
+
+    from reports.formatting import format_value
+    from tests.browser import Browser, unavailable
+
+    assert (out / "compliance.html").is_file() and (out / "compliance.md").is_file() and (out / "summary.md").is_file()
+    headlines = [format_value(m.value, m.unit) for s in run.suites for m in s.metrics[:1] if m.group is None]
+    if shutil.which("chromium") and shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(out / "compliance.pdf"), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        missing = [h for h in headlines if h not in text]
+        assert not missing, missing
+    if unavailable() is None:
+        browser = Browser()
+        try:
+            for page, section in (("report.html", "provenance"), ("compliance.html", "mapping")):
+                visit = browser.visit(out / page)
+                assert not [e for e in visit.console if e.get("level") == "SEVERE"] and visit.requests == [visit.url]
+                assert browser.js("return !!document.getElementById(arguments[0])", section)
+        finally:
+            browser.close()

@@ -17,6 +17,7 @@ from audit.results import (
     AuditRun,
     Bar,
     BarChartView,
+    Condition,
     DatasetProvenance,
     Example,
     ExampleListView,
@@ -34,11 +35,12 @@ from audit.results import (
     TableView,
     TokenHeatmapView,
     TokenScores,
+    UNIT_PROPORTION,
 )
 from reports import colors
 from reports.base import Renderer
 from reports.charts import bar_chart_svg, line_chart_svg, matrix_heatmap_svg, nice_ticks
-from reports.formatting import format_ci, format_duration, format_level, format_number, format_value
+from reports.formatting import format_ci, format_duration, format_group, format_level, format_number, format_value
 from reports.highlight import segments
 from reports.html import HtmlRenderer, render_html
 from reports.json_report import SCHEMA_FILENAME, JsonRenderer, load_run
@@ -57,13 +59,18 @@ def _suite_bias() -> SuiteResult:
         status=Status.FAILED,
         duration_s=75.2,
         metrics=[
-            Metric(name="crows_pairs.metric", value=57.3, ci_low=54.8, ci_high=59.9, n=1508, unit="%",
-                   higher_is_better=False, ci_method="bootstrap"),
-            Metric(name="crows_pairs.metric", group="bias_type=race-color", value=60.1, ci_low=55.0,
-                   ci_high=65.2, n=516, unit="%", higher_is_better=False),
-            Metric(name="crows_pairs.metric", group="bias_type=gender", value=52.0, ci_low=46.0,
-                   ci_high=58.0, n=262, unit="%", higher_is_better=False),
-            Metric(name="accuracy.accuracy", value=0.841, ci_low=0.819, ci_high=0.862, n=1066, higher_is_better=True),
+            Metric(name="crows_pairs.metric", value=0.573, ci_low=0.548, ci_high=0.599, n=1508,
+                   unit=UNIT_PROPORTION, ideal=0.5, ci_method="wilson"),
+            Metric(name="crows_pairs.metric", group={"bias_type": "race-color"}, value=0.601, ci_low=0.550,
+                   ci_high=0.652, n=516, unit=UNIT_PROPORTION, ideal=0.5),
+            Metric(name="crows_pairs.metric", group={"bias_type": "gender"}, value=0.520, ci_low=0.460,
+                   ci_high=0.580, n=262, unit=UNIT_PROPORTION, ideal=0.5),
+            Metric(name="accuracy.accuracy", value=0.841, ci_low=0.819, ci_high=0.862, n=1066, higher_is_better=True,
+                   unit=UNIT_PROPORTION),
+            Metric(name="accuracy.ece", value=0.05, ci_low=0.03, ci_high=0.07, n=1066, higher_is_better=False),
+            Metric(name="robustness.accuracy", value=0.702, ci_low=0.674, ci_high=0.728, n=1066,
+                   higher_is_better=True, unit=UNIT_PROPORTION, condition=Condition.PERTURBED,
+                   group={"perturbation": "typo", "dataset": "rt"}),
         ],
         findings=[
             Finding(severity=Severity.WARN, gate="accuracy_min", message="accuracy close to the floor"),
@@ -73,9 +80,9 @@ def _suite_bias() -> SuiteResult:
             Finding(severity=Severity.INFO, message="informational only"),
         ],
         views=[
-            BarChartView(title="CrowS-Pairs by bias type", unit="%", reference=50.0, bars=[
-                Bar(label=XSS, value=60.1, ci_low=55.0, ci_high=65.2, n=516),
-                Bar(label="gender", value=52.0, ci_low=46.0, ci_high=58.0, n=262),
+            BarChartView(title="CrowS-Pairs by bias type", unit=UNIT_PROPORTION, reference=0.5, bars=[
+                Bar(label=XSS, value=0.601, ci_low=0.550, ci_high=0.652, n=516),
+                Bar(label="gender", value=0.520, ci_low=0.460, ci_high=0.580, n=262),
             ]),
             TableView(title="Worst pairs", columns=["sent_more", "score"], rows=[[XSS, 0.51], ["plain", 3]]),
             LineChartView(title="ROC", x_label="FPR", y_label="TPR", series=[
@@ -190,14 +197,14 @@ def test_load_run_names_the_file_when_json_is_corrupt(run, tmp_path):
 def test_load_run_rejects_other_major_schema_version(run, tmp_path):
     path = tmp_path / "results.json"
     data = json.loads(run.model_dump_json())
-    data["schema_version"] = "2.0"
-    data["new_field_of_v2"] = 1
+    data["schema_version"] = "3.0"
+    data["new_field_of_v3"] = 1
     path.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=r"results\.json: schema_version '2\.0'"):
+    with pytest.raises(DataError, match=r"results\.json: schema_version '3\.0'.*upgrade rai-audit"):
         load_run(path)
-    data["schema_version"] = "1.7"  # same major, but the unknown field is still an error
+    data["schema_version"] = "2.7"  # same major, but the unknown field is still an error
     path.write_text(json.dumps(data))
-    with pytest.raises(DataError, match="new_field_of_v2"):
+    with pytest.raises(DataError, match="new_field_of_v3"):
         load_run(path)
 
 
@@ -292,7 +299,9 @@ def test_html_layout_summary_first_then_sections_then_provenance(run):
     verdicts = html[summary:first_section]
     assert verdicts.index("crows_max") < verdicts.index("accuracy_min")  # fails before warns
     assert '<td class="num count-fail">2</td>' in verdicts
+    # proportions are stored as fractions and shown as percentages, with the ideal where set
     assert "57.3%" in verdicts and "[54.8, 59.9]" in verdicts and "n=1,508" in verdicts
+    assert "ideal 50.0%" in verdicts and "84.1%" in verdicts
     assert "status-error" in verdicts and "1 min 15 s" in verdicts
     assert "run_budget" in verdicts
     assert "CapabilityError: needs train" in html
@@ -303,9 +312,13 @@ def test_group_metrics_are_collapsed_by_name(run):
     html = render_html(run)
     block = re.search(r'<details class="groups">(.*?)</details>', html, re.S).group(1)
     assert "<code>crows_pairs.metric</code> by group" in block and "(2 groups)" in block
-    assert "bias_type=race-color" in block and "60.1%" in block and "[55.0, 65.2]" in block
+    assert "bias_type: race-color" in block and "60.1%" in block and "[55.0, 65.2]" in block
+    assert "ideal 50.0%" in block
     headline = html[html.index("<h3>Metrics</h3>"):html.index('<details class="groups">')]
-    assert "bias_type=" not in headline and "↓" in headline and "↑" in headline and "95% CI" in headline
+    assert "bias_type" not in headline and "↓" in headline and "↑" in headline and "95% CI" in headline
+    # a metric on perturbed inputs says so, and its two-key group reads as key: value pairs
+    assert re.search(r"robustness\.accuracy</code> <span class=\"tag condition\">perturbed</span>", html)
+    assert "perturbation: typo, dataset: rt" in html and "70.2%" in html
 
 
 def test_big_tables_are_cut_with_a_note():
@@ -331,12 +344,12 @@ def _svg(markup: str) -> ET.Element:
 
 
 def test_bar_chart_geometry_matches_hand_computation():
-    view = BarChartView(title="t", unit="%", reference=50.0, bars=[
-        Bar(label="a", value=50.0, ci_low=40.0, ci_high=60.0, n=10),
-        Bar(label="b", value=25.0),
+    view = BarChartView(title="t", unit=UNIT_PROPORTION, reference=0.5, bars=[
+        Bar(label="a", value=0.5, ci_low=0.4, ci_high=0.6, n=10),
+        Bar(label="b", value=0.25),
     ])
     svg = _svg(bar_chart_svg(view))
-    # domain = nice ticks of [0, 60] = 0..60 over pixels 250..650 (760 wide - 110 for value labels)
+    # domain = nice ticks of [0, 0.6] = 0..0.6 over pixels 250..650 (760 wide - 110 for value labels)
     bars = [r for r in svg.iter("rect") if "bar" in r.get("class", "")]
     assert [float(r.get("x")) for r in bars] == [250.0, 250.0]
     assert [float(r.get("width")) for r in bars] == pytest.approx([400 * 50 / 60, 400 * 25 / 60], abs=0.06)
@@ -347,6 +360,7 @@ def test_bar_chart_geometry_matches_hand_computation():
     assert float(reference.get("x1")) == pytest.approx(250 + 400 * 50 / 60, abs=0.06)
     labels = [t.text for t in svg.iter("text")]
     assert "a (n=10)" in labels and "50.0%" in labels and "25.0%" in labels and "reference 50.0%" in labels
+    assert "60%" in labels and "0%" in labels                      # axis ticks of a proportion in %
 
 
 def test_bar_chart_negative_and_missing_values():
@@ -428,7 +442,10 @@ def test_number_formatting():
     assert format_number(0.000123) == "1.23e-04"
     assert format_number(None) == "—" and format_number(math.nan) == "n/a"
     assert format_value(57.3, "%") == "57.3%" and format_value(1.5, "s") == "1.50 s"
+    assert format_value(0.573, UNIT_PROPORTION) == "57.3%" and format_value(1.0, UNIT_PROPORTION) == "100%"
     assert format_ci(None, 1.0) == "—" and format_ci(0.8191, 0.862) == "[0.819, 0.862]"
+    assert format_ci(0.8191, 0.862, UNIT_PROPORTION) == "[81.9, 86.2]"
+    assert format_group(None) == "overall" and format_group({"dataset": "a", "label": "b"}) == "dataset: a, label: b"
     assert format_duration(75.2) == "1 min 15 s" and format_duration(4000) == "1 h 6 min"
     assert format_level(0.95) == "95%" and format_level(0.9) == "90%"
 
@@ -476,6 +493,10 @@ def test_renderers_are_registered_and_follow_the_protocol(run, tmp_path):
         renderer = cls()
         assert isinstance(renderer, Renderer) and renderer.name == name
         path = renderer.render(run, tmp_path / "out")
+        if path is None:   # an optional output switched off here (the PDF: RAI_AUDIT_PDF=0 in tests)
+            assert getattr(renderer, "optional", False), f"{name} returned None but is not optional"
+            assert not (tmp_path / "out" / renderer.filename).exists()
+            continue
         assert path == tmp_path / "out" / renderer.filename and path.stat().st_size > 0
     leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == [] and Path(tmp_path / "out" / "report.html").exists()

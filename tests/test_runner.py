@@ -16,8 +16,8 @@ import audit.runner as runner_module
 from audit.api import render
 from audit.config import load_config
 from audit.runner import EXIT_CODES, Runner
-from audit.results import Status
-from tests.fakes import fake_loader, load_fake_or_real, write
+from audit.results import SCHEMA_VERSION, Status
+from tests.fakes import FakeAdapter, fake_fingerprinter, fake_loader, load_fake_or_real, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,7 @@ def _fake_suite(monkeypatch):
 
 
 def _run(path: Path, out: Path, **kw):
+    kw.setdefault("fingerprinter", fake_fingerprinter)
     return Runner(load_config(path), out, adapter_loader=fake_loader, show_progress=False, **kw).run()
 
 
@@ -68,7 +69,8 @@ def test_results_written_and_round_trip(tmp_path):
     files = render(run, tmp_path / "out")
     assert {"json", "html", "junit"} <= set(files)
     data = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert data["schema_version"] == "1.0" and data["provenance"]["config_sha256"]
+    assert data["schema_version"] == SCHEMA_VERSION == "2.1" and data["provenance"]["config_sha256"]
+    assert data["provenance"]["models"]["a"]["path"] == "/fake/a"
     assert not list((tmp_path / "out").glob(".*.tmp"))
 
 
@@ -87,10 +89,11 @@ SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
 import audit.runner as r
-from tests.fakes import fake_loader, load_fake_or_real
+from tests.fakes import fake_fingerprinter, fake_loader, load_fake_or_real
 from audit.config import load_config
 r.load_suite = load_fake_or_real
-run = r.Runner(load_config(sys.argv[1]), sys.argv[2], adapter_loader=fake_loader, show_progress=False).run()
+run = r.Runner(load_config(sys.argv[1]), sys.argv[2], adapter_loader=fake_loader, fingerprinter=fake_fingerprinter,
+               show_progress=False).run()
 print(run.status.value)
 """
 
@@ -112,3 +115,28 @@ def test_resume_after_kill_mid_run(tmp_path):
     assert done.stdout.strip() == "passed", done.stderr
     models_run = [line.split()[0] for line in calls.read_text().splitlines()]
     assert models_run == ["a", "b", "b"]    # a ran once; b was interrupted and re-ran
+
+
+def test_resume_reruns_jobs_whose_model_weights_changed(tmp_path):
+    """A finished job is reused only while its model's content fingerprint is unchanged."""
+    calls = tmp_path / "calls.txt"
+    weights = {"a": "v1", "b": "v1"}
+
+    class Versioned(FakeAdapter):
+        def __init__(self, name):
+            super().__init__(name)
+            self.fingerprint = f"{name}-{weights[name]}"
+
+    def loader(name, spec, prepared_dir, cache_dir):
+        return Versioned(name)
+
+    def fingerprint(name, spec, prepared_dir):
+        return f"{name}-{weights[name]}"
+
+    path = _config(tmp_path, f"suites: [{{suite: fake, config: {{calls_file: '{calls}'}}}}]\n")
+    options = dict(adapter_loader=loader, fingerprinter=fingerprint, show_progress=False)
+    Runner(load_config(path), tmp_path / "out", **options).run()
+    weights["b"] = "v2"                       # b's weights change between the two runs
+    run = Runner(load_config(path), tmp_path / "out", **options).run()
+    assert [line.split()[0] for line in calls.read_text().splitlines()] == ["a", "b", "b"]
+    assert run.provenance.models["b"].sha256 == "b-v2" and run.provenance.models["a"].sha256 == "a-v1"

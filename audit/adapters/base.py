@@ -16,6 +16,8 @@ import numpy as np
 
 class Capability(str, Enum):
     CLASSIFY = "classify"                # texts -> class probabilities
+    CLASSIFY_IDS = "classify_ids"        # token ids + attention mask -> class probabilities (token maskers)
+    LOSSES = "losses"                    # per-example loss (classifier: cross-entropy; causal LM: mean NLL)
     LOGLIKELIHOOD = "loglikelihood"      # (context, continuation) -> log p(continuation | context)
     TOKEN_LOGPROBS = "token_logprobs"    # texts -> per-token log-probs (causal LM)
     MASKED_SCORES = "masked_scores"      # token ids with one [MASK] -> log-probs of target ids there
@@ -23,9 +25,22 @@ class Capability(str, Enum):
     ATTENTIONS = "attentions"            # texts -> attention tensors
     EMBED = "embed"                      # texts -> pooled embeddings
     TOKENIZE = "tokenize"                # texts -> token ids (no model call)
-    GRADIENTS = "gradients"              # reserved: gradients w.r.t. input embeddings
+    GRADIENTS = "gradients"              # integrated gradients w.r.t. the input embeddings
+    ENCODE = "encode"                    # texts -> token ids, character offsets, special-token mask
     GENERATE = "generate"                # reserved: text generation
-    TRAIN = "train"                      # reserved: produce new model artifacts
+    TRAIN = "train"                      # the model can be the base of a derived (fine-tuned) model
+
+
+class CachePolicy(str, Enum):
+    """Per call: where results are kept. Every policy but OFF also reads what is already cached.
+
+    PERSIST: memory (bounded LRU) and the on-disk cache; MEMORY: the LRU only, for the tens of
+    thousands of one-off strings of SHAP, LIME and attacks; OFF: neither read nor written.
+    """
+
+    PERSIST = "persist"
+    MEMORY = "memory"
+    OFF = "off"
 
 
 class ModelKind(str, Enum):
@@ -84,6 +99,72 @@ class AttentionResult:
     attentions: np.ndarray  # (layers, heads, seq, seq), float32
 
 
+@dataclass(frozen=True)
+class Encoding:
+    """A text as the model sees it: ids (with special tokens), character spans, which are special."""
+
+    input_ids: list[int]
+    offsets: list[tuple[int, int]]     # (start, end) in the text; (0, 0) for special tokens
+    special: list[bool]
+    truncated: bool                    # the text was longer than max_length and was cut
+
+
+@dataclass(frozen=True)
+class IdsInput:
+    """A classifier input given as token ids (e.g. with some tokens masked by an explainer)."""
+
+    input_ids: tuple[int, ...]
+    attention_mask: tuple[int, ...] | None = None   # None: attend to every token
+
+
+@dataclass(frozen=True)
+class LossRequest:
+    """One example whose loss is asked for.
+
+    Classifier: `label` is the gold label index and the loss is the cross-entropy in nats.
+    Causal LM: `label` is None and the loss is the mean negative log-likelihood per token (nats).
+    """
+
+    text: str
+    label: int | None = None
+
+
+@dataclass(frozen=True)
+class GradientRequest:
+    """Integrated gradients of one output w.r.t. the input token embeddings.
+
+    Classifier: `text` is the input, `target` a label index; the output is p(target | text).
+    Causal LM: `text` is the prompt, `target` the continuation text; the output is
+    log p(continuation | prompt), attributed over the prompt's tokens.
+    `baseline` replaces every non-special input embedding: "pad" (the pad token's embedding),
+    "mask" (the mask token's) or "zero".
+    """
+
+    text: str
+    target: int | str
+    steps: int = 32
+    baseline: str = "pad"
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Per-token attributions (special tokens included, `special` marks them)."""
+
+    tokens: list[str]
+    token_ids: list[int]
+    offsets: list[tuple[int, int]]
+    special: list[bool]
+    scores: np.ndarray              # (len(tokens),) float64
+    output: float                   # f(input)
+    baseline_output: float          # f(baseline)
+    steps: int
+
+    @property
+    def completeness_gap(self) -> float:
+        """|sum of attributions − (f(x) − f(baseline))|: 0 for exact integrated gradients."""
+        return abs(float(self.scores.sum()) - (self.output - self.baseline_output))
+
+
 @runtime_checkable
 class ModelAdapter(Protocol):
     """What suites may call. Implementations: HFAdapter (transformers)."""
@@ -101,17 +182,27 @@ class ModelAdapter(Protocol):
     def mask_token(self) -> str | None: ...
     @property
     def mask_token_id(self) -> int | None: ...
+    @property
+    def pad_token_id(self) -> int: ...
     def tokenize(self, texts: Sequence[str], add_special_tokens: bool = True) -> list[list[int]]: ...
+    def encode(self, texts: Sequence[str]) -> list[Encoding]: ...
     def decode_tokens(self, ids: Sequence[int]) -> list[str]: ...
 
     # -- batched model calls
-    def classify(self, texts: Sequence[str]) -> np.ndarray: ...                 # (n, n_labels) probs
-    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]: ...
+    def classify(self, texts: Sequence[str], *, cache: CachePolicy = CachePolicy.PERSIST
+                 ) -> np.ndarray: ...  # (n, n_labels)
+    def classify_ids(self, inputs: Sequence[IdsInput], *, cache: CachePolicy = CachePolicy.PERSIST
+                     ) -> np.ndarray: ...
+    def losses(self, requests: Sequence[LossRequest]) -> np.ndarray: ...       # (n,) nats
+    def gradients(self, requests: Sequence[GradientRequest]) -> list[Attribution]: ...
+    def loglikelihood(self, requests: Sequence[tuple[str, str]], *,
+                      cache: CachePolicy = CachePolicy.PERSIST) -> list[LoglikelihoodResult]: ...
     def token_logprobs(self, texts: Sequence[str]) -> list[TokenLogprobs]: ...
     def masked_scores(self, queries: Sequence[MaskedQuery]) -> list[np.ndarray]: ...  # log-probs per target
     def mask_fill(self, texts: Sequence[str], top_k: int = 5) -> list[list[Fill]]: ...
     def attentions(self, texts: Sequence[str]) -> list[AttentionResult]: ...
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...                    # (n, hidden)
+    def embed(self, texts: Sequence[str], *, cache: CachePolicy = CachePolicy.PERSIST
+              ) -> np.ndarray: ...                                            # (n, hidden)
 
 
 def require(adapter: ModelAdapter, *needed: Capability) -> None:

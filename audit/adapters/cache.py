@@ -1,35 +1,72 @@
-"""Result cache: SQLite on disk (one table) plus an in-memory layer.
+"""Result cache: a bounded in-memory LRU over an SQLite table on disk.
 
-Keys are sha256 digests of (scope, capability, canonical request), where `scope` is the
-adapter's model fingerprint plus everything else that changes outputs (dtype, max length,
-cache format version), so results never leak across models or settings. Values are pickled
-by this package only (the cache is our own file, never downloaded).
+Keys are sha256 digests of (scope, capability, canonical request). The scope (see `CacheScope`)
+holds everything that can change a number: the model's content fingerprint, dtype, max length,
+the attention implementation, the device type, the torch / transformers / rai-audit versions and
+the adapter-semantics version. Values are stored with `audit.adapters.codec` (JSON + numeric
+arrays), never pickled, because the cache folder is user-configurable and a planted file must
+not run code. Each call chooses a `CachePolicy`: persist (LRU + disk), memory (LRU only, for
+one-off strings of explainers and attacks) or off.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
+import logging
 import sqlite3
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from audit.adapters.base import CachePolicy
+from audit.adapters.codec import CacheDecodeError, decode, encode
+
+log = logging.getLogger("audit.cache")
+
 CACHE_FILE_NAME = "adapter_cache.sqlite"
-CACHE_FORMAT_VERSION = "1"
+CACHE_FORMAT_VERSION = "2"          # 2: codec instead of pickle
+DEFAULT_MEMORY_ENTRIES = 100_000    # the LRU keeps at most this many results in memory
 _SCHEMA = "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
 _SQLITE_VARS = 500  # stay well under SQLite's host-parameter limit per statement
 
 
+@dataclass(frozen=True)
+class CacheScope:
+    """Everything besides the request that decides a result; any change misses the cache."""
+
+    fingerprint: str             # weights + tokenizer + config (+ remote code) content hash
+    dtype: str
+    max_length: int
+    attn_implementation: str
+    device_type: str
+    torch_version: str
+    transformers_version: str
+    package_version: str
+    semantics_version: str       # bump when adapter code changes a number (BOS, spacing, head-only)
+
+    @property
+    def text(self) -> str:
+        return "|".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
 @dataclass
 class CacheStats:
-    """Hit and miss counts since the adapter was created (for tests and run logs)."""
+    """Counts since the adapter was created: requests answered from the cache (`hits`), distinct
+    requests computed by the model (`misses`), and repeats within one call (`duplicates`)."""
 
     hits: int = 0
     misses: int = 0
+    duplicates: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"hits": self.hits, "misses": self.misses}
+        return {"hits": self.hits, "misses": self.misses, "duplicates": self.duplicates}
+
+    def snapshot(self) -> tuple[int, int, int]:
+        return self.hits, self.misses, self.duplicates
+
+    def since(self, before: tuple[int, int, int]) -> tuple[int, int, int]:
+        return self.hits - before[0], self.misses - before[1], self.duplicates - before[2]
 
 
 def cache_key(scope: str, capability: str, canonical_request: str) -> str:
@@ -40,15 +77,16 @@ def cache_key(scope: str, capability: str, canonical_request: str) -> str:
 
 @dataclass
 class ResultCache:
-    """get_many / put_many over one SQLite table; `path=None` keeps results in memory only.
+    """get_many / put_many over one SQLite table behind a bounded LRU; `path=None` = memory only.
 
     `enabled=False` stores nothing and finds nothing (benchmarks, equality tests).
     """
 
     path: Path | None
     enabled: bool = True
+    memory_entries: int = DEFAULT_MEMORY_ENTRIES
     stats: CacheStats = field(default_factory=CacheStats)
-    _memory: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memory: "OrderedDict[str, Any]" = field(default_factory=OrderedDict, repr=False)
     _conn: sqlite3.Connection | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,15 +106,24 @@ class ResultCache:
     def off(cls) -> "ResultCache":
         return cls(None, enabled=False)
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
-        """Values found for `keys` (memory first, then disk in batched queries); counts hits/misses."""
+    def __len__(self) -> int:
+        return len(self._memory)
+
+    def _remember(self, key: str, value: Any) -> None:
+        self._memory[key] = value
+        self._memory.move_to_end(key)
+        while len(self._memory) > self.memory_entries:
+            self._memory.popitem(last=False)
+
+    def get_many(self, keys: Sequence[str], policy: CachePolicy = CachePolicy.PERSIST) -> dict[str, Any]:
+        """Values found for `keys` (memory first, then disk in batched queries); counts hits."""
         found: dict[str, Any] = {}
-        if not self.enabled:
-            self.stats.misses += len(keys)
+        if not self.enabled or policy == CachePolicy.OFF:
             return found
         wanted: list[str] = []
         for key in dict.fromkeys(keys):
             if key in self._memory:
+                self._memory.move_to_end(key)
                 found[key] = self._memory[key]
             else:
                 wanted.append(key)
@@ -85,20 +132,24 @@ class ResultCache:
                 marks = ",".join("?" * len(part))
                 rows = self._conn.execute(f"SELECT key, value FROM results WHERE key IN ({marks})", part)
                 for key, blob in rows:
-                    value = pickle.loads(blob)
-                    self._memory[key] = value
+                    try:
+                        value = decode(blob)
+                    except CacheDecodeError as exc:
+                        log.warning("ignoring cache entry %s in %s: %s", key[:12], self.path, exc)
+                        continue
+                    self._remember(key, value)
                     found[key] = value
         self.stats.hits += sum(1 for key in keys if key in found)
-        self.stats.misses += sum(1 for key in keys if key not in found)
         return found
 
-    def put_many(self, items: dict[str, Any]) -> None:
-        """Store results in memory and, in one transaction, on disk."""
-        if not items or not self.enabled:
+    def put_many(self, items: dict[str, Any], policy: CachePolicy = CachePolicy.PERSIST) -> None:
+        """Store results in the LRU and (policy persist) in one disk transaction."""
+        if not items or not self.enabled or policy == CachePolicy.OFF:
             return
-        self._memory.update(items)
-        if self._conn is not None:
-            rows = [(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) for key, value in items.items()]
+        for key, value in items.items():
+            self._remember(key, value)
+        if self._conn is not None and policy == CachePolicy.PERSIST:
+            rows = [(key, encode(value)) for key, value in items.items()]
             with self._conn:
                 self._conn.executemany("INSERT OR REPLACE INTO results (key, value) VALUES (?, ?)", rows)
 

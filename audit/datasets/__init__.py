@@ -2,6 +2,8 @@
 
 References: `builtin:NAME/FILE` (files bundled in audit/datasets/files), `prepared:PATH`
 (the prepare step's cache folder), an absolute path, or a path relative to the config file.
+`builtin:` and `prepared:` references stay inside their folders (no `..`, no absolute path, no
+symlink out): a config that names them cannot read other files through them.
 Every file read is hashed into the run's provenance.
 """
 
@@ -20,6 +22,8 @@ from audit.errors import DataError
 from audit.results import DatasetProvenance
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "files"
+BUILTIN_PREFIX = "builtin:"
+PREPARED_PREFIX = "prepared:"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -30,8 +34,18 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def builtin_path(relative: str) -> Path:
-    return BUILTIN_DIR / relative
+def confined_path(root: Path, relative: str, *, what: str, prefix: str) -> Path:
+    """`root / relative`, refused (DataError naming `what`) when it would leave `root`."""
+    base = root.resolve()
+    path = (base / relative).resolve()
+    if Path(relative).is_absolute() or not path.is_relative_to(base):
+        raise DataError(f"{what}: {prefix}{relative} points outside {base}; {prefix} references must stay "
+                        f"inside that folder (no '..', no absolute path)")
+    return path
+
+
+def builtin_path(relative: str, *, what: str = "dataset") -> Path:
+    return confined_path(BUILTIN_DIR, relative, what=what, prefix=BUILTIN_PREFIX)
 
 
 def read_text(path: Path) -> str:
@@ -65,16 +79,16 @@ class DataResolver:
     def resolve(self, ref: str | Path, *, what: str = "dataset") -> Path:
         """Turn a reference into an existing path; `what` names the config key in errors."""
         text = str(ref)
-        if text.startswith("builtin:"):
-            path = builtin_path(text[len("builtin:"):])
-        elif text.startswith("prepared:"):
-            path = self.prepared_dir / text[len("prepared:"):]
+        if text.startswith(BUILTIN_PREFIX):
+            path = builtin_path(text[len(BUILTIN_PREFIX):], what=what)
+        elif text.startswith(PREPARED_PREFIX):
+            path = confined_path(self.prepared_dir, text[len(PREPARED_PREFIX):], what=what, prefix=PREPARED_PREFIX)
         else:
             path = Path(text).expanduser()
             if not path.is_absolute():
                 path = self.config_dir / path
         if not path.exists():
-            hint = " (run `python run_audit.py prepare` first)" if text.startswith("prepared:") else ""
+            hint = " (run `python run_audit.py prepare` first)" if text.startswith(PREPARED_PREFIX) else ""
             raise DataError(f"{what}: file not found: {path}{hint}")
         return path
 

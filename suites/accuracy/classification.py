@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from audit.errors import DataError
-from audit.results import Metric, Outcomes, SuiteResult
+from audit.results import UNIT_PROPORTION, Group, Metric, Outcomes, SuiteResult
 from audit.suite import Context
 from suites.accuracy import metrics as M
 from suites.accuracy import views
@@ -17,12 +17,16 @@ ECE = "accuracy.ece"
 RECALL = "accuracy.recall"
 
 
-def dataset_group(name: str) -> str:
-    return f"dataset={name}"
+DATASET_KEY = "dataset"
+LABEL_KEY = "label"
 
 
-def label_group(label: str, dataset: str | None = None) -> str:
-    return f"label={label}" if dataset is None else f"{dataset_group(dataset)},label={label}"
+def dataset_group(name: str) -> Group:
+    return {DATASET_KEY: name}
+
+
+def label_group(label: str, dataset: str | None = None) -> Group:
+    return {LABEL_KEY: label} if dataset is None else {**dataset_group(dataset), LABEL_KEY: label}
 
 
 def score_dataset(ctx: Context, data: LabelledData, *, headline: bool, ece_bins: int, result: SuiteResult) -> None:
@@ -40,22 +44,24 @@ def score_dataset(ctx: Context, data: LabelledData, *, headline: bool, ece_bins:
     def seed(*keys: object) -> int:
         return ctx.sub_seed("accuracy", data.name, *keys)
 
+    # name -> (estimate, higher_is_better, unit)
     estimates = {
-        ACCURACY: (M.accuracy(y_true, y_pred, seed=seed(ACCURACY)), True),
-        MACRO_F1: (M.macro_f1(y_true, y_pred, seed=seed(MACRO_F1)), True),
-        ECE: (M.expected_calibration_error(confidence, correct, n_bins=ece_bins, seed=seed(ECE)), False),
+        ACCURACY: (M.accuracy(y_true, y_pred), True, UNIT_PROPORTION),
+        MACRO_F1: (M.macro_f1(y_true, y_pred, seed=seed(MACRO_F1)), True, None),
+        ECE: (M.expected_calibration_error(confidence, correct, n_bins=ece_bins, seed=seed(ECE)), False, None),
     }
-    recall = M.per_label_recall(y_true, y_pred, len(labels), seed=seed(RECALL))
-    groups = ([None] if headline else []) + [dataset_group(data.name)]
+    recall = M.per_label_recall(y_true, y_pred, len(labels))
+    groups: list[Group | None] = ([None] if headline else []) + [dataset_group(data.name)]
     for group in groups:
-        for name, (estimate, higher) in estimates.items():
-            result.metrics.append(Metric.from_estimate(name, estimate, group=group, higher_is_better=higher))
+        for name, (estimate, higher, unit) in estimates.items():
+            result.metrics.append(Metric.from_estimate(name, estimate, group=group, higher_is_better=higher,
+                                                       unit=unit))
         result.outcomes.append(Outcomes(metric=ACCURACY, group=group, example_ids=data.ids,
                                         values=correct.tolist()))
     for dataset in ([None] if headline else []) + [data.name]:
         for index, estimate in recall.items():
             result.metrics.append(Metric.from_estimate(RECALL, estimate, group=label_group(labels[index], dataset),
-                                                       higher_is_better=True))
+                                                       higher_is_better=True, unit=UNIT_PROPORTION))
 
     counts = M.confusion_matrix(y_true, y_pred, len(labels))
     per_class = M.per_class(y_true, y_pred, len(labels))

@@ -22,7 +22,7 @@ from audit.errors import CapabilityError, ConfigError
 LM_EVAL_FILTER = "none"
 # Per-sample metrics we turn into Metrics/Outcomes (others are reported only in details).
 PER_SAMPLE_METRICS = ("acc", "acc_norm")
-# Document fields that define breakdowns (e.g. BBQ's category), reported as group "field=value".
+# Document fields that define breakdowns (e.g. BBQ's category), reported as group {field: value}.
 GROUP_FIELDS = ("category",)
 
 

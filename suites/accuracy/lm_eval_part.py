@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from audit.errors import ConfigError
-from audit.results import Finding, Metric, Outcomes, Severity, SuiteResult
-from audit.stats import bootstrap_mean
+from audit.results import UNIT_PROPORTION, Estimate, Finding, Metric, Outcomes, Severity, SuiteResult
+from audit.stats import bootstrap_mean, is_binary, wilson_proportion
 from audit.suite import Context
 from suites.accuracy import views
 from suites.accuracy.config import LmEvalConfig
@@ -25,6 +25,20 @@ def lm_eval_metric_name(task: str, metric: str) -> str:
     return f"{LM_EVAL_PREFIX}.{task}.{metric}"
 
 
+def per_document_estimate(values: list[float] | np.ndarray, seed: int) -> tuple[Estimate, str | None]:
+    """(estimate, unit): a Wilson interval for 0/1 outcomes (acc, acc_norm), else a bootstrap mean."""
+    if is_binary(values):
+        return wilson_proportion(values), UNIT_PROPORTION
+    return bootstrap_mean(values, seed=seed), None
+
+
+def record_include_path(ctx: Context, folder: Path) -> None:
+    """Hash every file under a user's include_path into provenance: it is trusted code (an lm-eval
+    YAML can import Python with `!function`), so the run must say exactly what it executed."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        ctx.data.record(path)
+
+
 def prepare_tasks(ctx: Context, cfg: LmEvalConfig) -> list[Path]:
     """Write the requested shipped tasks into the run folder; return every folder lm-eval should index."""
     folders: list[Path] = []
@@ -38,6 +52,7 @@ def prepare_tasks(ctx: Context, cfg: LmEvalConfig) -> list[Path]:
         include = ctx.data.resolve(cfg.include_path, what="accuracy.lm_eval.include_path")
         if not include.is_dir():
             raise ConfigError(f"accuracy.lm_eval.include_path: {include} is not a folder of task YAMLs")
+        record_include_path(ctx, include)
         folders.append(include.resolve())
     return folders
 
@@ -56,8 +71,8 @@ def score_lm_eval(ctx: Context, cfg: LmEvalConfig, result: SuiteResult) -> None:
             if not values:
                 continue
             name = lm_eval_metric_name(task, metric)
-            estimate = bootstrap_mean(values, seed=ctx.sub_seed("accuracy", name))
-            result.metrics.append(Metric.from_estimate(name, estimate, higher_is_better=True))
+            estimate, unit = per_document_estimate(values, ctx.sub_seed("accuracy", name))
+            result.metrics.append(Metric.from_estimate(name, estimate, higher_is_better=True, unit=unit))
             result.outcomes.append(Outcomes(metric=name, example_ids=task_outcomes.doc_ids, values=values))
             _check_aggregate(task_outcomes, metric, estimate.value, result)
             if metric == "acc":
@@ -73,15 +88,17 @@ def score_lm_eval(ctx: Context, cfg: LmEvalConfig, result: SuiteResult) -> None:
 
 
 def _breakdowns(ctx: Context, outcomes: TaskOutcomes, name: str, values: list[float], result: SuiteResult) -> None:
-    """Per-group accuracy (e.g. BBQ category) as metrics with group 'field=value', plus a bar chart."""
+    """Per-group accuracy (e.g. BBQ category) as metrics with group {field: value}, plus a bar chart."""
     per_doc = np.asarray(values, dtype=float)
     for field, labels in outcomes.groups.items():
         labels_arr = np.asarray(labels)
         estimates = {}
         for value in sorted(set(labels)):
-            group = f"{field}={value}"
-            estimates[value] = bootstrap_mean(per_doc[labels_arr == value], seed=ctx.sub_seed("accuracy", name, group))
-            result.metrics.append(Metric.from_estimate(name, estimates[value], group=group, higher_is_better=True))
+            group = {field: value}
+            estimates[value], unit = per_document_estimate(per_doc[labels_arr == value],
+                                                           ctx.sub_seed("accuracy", name, field, value))
+            result.metrics.append(Metric.from_estimate(name, estimates[value], group=group, higher_is_better=True,
+                                                       unit=unit))
         result.views.append(views.task_bars(f"{outcomes.task}: accuracy by {field}", estimates))
 
 

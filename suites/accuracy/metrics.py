@@ -1,8 +1,9 @@
 """Pure classification metrics (the fairlearn habit): arrays in, numbers or Estimates out.
 
 Labels are integer indices 0..n_labels-1. Every headline number comes back as an
-`Estimate` with n and a seeded percentile-bootstrap CI, so a report never shows a bare
-point estimate. Nothing here touches a model.
+`Estimate` with n and a CI, so a report never shows a bare point estimate: proportions
+(accuracy, recall) get Wilson intervals, other statistics (macro-F1, ECE) a seeded percentile
+bootstrap. Nothing here touches a model.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.results import Estimate
-from audit.stats import DEFAULT_RESAMPLES, bootstrap_estimate, bootstrap_mean
+from audit.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, bootstrap_estimate, wilson_proportion
 
 DEFAULT_ECE_BINS = 15
 
@@ -111,10 +112,9 @@ def reliability_bins(confidences: np.ndarray, correct: np.ndarray, n_bins: int =
 # ---------------------------------------------------------------- estimates with CIs
 
 
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray, *, seed: int = 0,
-             resamples: int = DEFAULT_RESAMPLES) -> Estimate:
-    """Share of exact matches, with a bootstrap CI."""
-    return bootstrap_mean(correct_outcomes(y_true, y_pred), seed=seed, resamples=resamples)
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE) -> Estimate:
+    """Share of exact matches (a proportion), with its Wilson interval."""
+    return wilson_proportion(correct_outcomes(y_true, y_pred), confidence)
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, *, labels: np.ndarray | list[int] | None = None,
@@ -143,10 +143,10 @@ def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, *, 
                               seed=seed, resamples=resamples)
 
 
-def per_label_recall(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, *, seed: int = 0,
-                     resamples: int = DEFAULT_RESAMPLES) -> dict[int, Estimate]:
-    """Recall of each label present in y_true (accuracy among its examples), with a bootstrap CI."""
+def per_label_recall(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, *,
+                     confidence: float = DEFAULT_CONFIDENCE) -> dict[int, Estimate]:
+    """Recall of each label present in y_true (accuracy among its examples), with its Wilson interval."""
     t = _as_int(y_true)
     correct = correct_outcomes(t, y_pred)
-    return {label: bootstrap_mean(correct[t == label], seed=seed + label, resamples=resamples)
+    return {label: wilson_proportion(correct[t == label], confidence)
             for label in range(n_labels) if np.any(t == label)}

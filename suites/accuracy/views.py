@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.results import Bar, BarChartView, Estimate, Example, LineChartView, MatrixHeatmapView, Series
+from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Estimate, Example, LineChartView, MatrixHeatmapView,
+                           Series)
 from suites.accuracy.metrics import ReliabilityBins
 
 CONFIDENT_MISTAKES = 10
@@ -34,14 +35,16 @@ def recall_bars(dataset: str, recall: dict[int, Estimate], labels: list[str]) ->
         title=f"Recall per label — {dataset}",
         bars=[Bar(label=labels[i], value=e.value, ci_low=e.ci_low, ci_high=e.ci_high, n=e.n)
               for i, e in sorted(recall.items())],
-        caption="Share of each true label's examples classified correctly, with 95% bootstrap CIs.")
+        unit=UNIT_PROPORTION,
+        caption="Share of each true label's examples classified correctly, with 95% Wilson intervals.")
 
 
 def task_bars(title: str, estimates: dict[str, Estimate]) -> BarChartView:
     return BarChartView(
         title=title, bars=[Bar(label=name, value=e.value, ci_low=e.ci_low, ci_high=e.ci_high, n=e.n)
                            for name, e in estimates.items()],
-        caption="lm-eval accuracy per task (log-likelihood of each choice), 95% bootstrap CIs.")
+        unit=UNIT_PROPORTION,
+        caption="lm-eval accuracy per task (log-likelihood of each choice), 95% Wilson intervals.")
 
 
 def confident_mistakes(dataset: str, ids: list[str], texts: list[str], y_true: np.ndarray, y_pred: np.ndarray,

@@ -19,9 +19,9 @@ import numpy as np
 from audit.adapters.base import Capability, ModelAdapter
 from audit.datasets import read_jsonl
 from audit.errors import DataError
-from audit.results import (Bar, BarChartView, Example, ExampleListView, Finding, Metric, Outcomes, Severity, Span,
-                           SuiteResult, TableView)
-from audit.stats import bootstrap_estimate
+from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Estimate, Example, ExampleListView, Finding,
+                           Metric, Outcomes, Severity, Span, SuiteResult, TableView)
+from audit.stats import bootstrap_estimate, wilson_proportion
 from audit.suite import Context, SuiteConfig
 
 KEY = "bbq"
@@ -32,6 +32,9 @@ BIAS_SCORE_DISAMBIG = f"{KEY}.bias_score_disambig"
 CATEGORIES = ("Age", "Disability_status", "Nationality", "Physical_appearance", "Religion",
               "Sexual_orientation")
 AMBIG, DISAMBIG = "ambig", "disambig"
+GROUP_KEY = "category"
+BIAS_SCORE_IDEAL = 0.0   # answers follow the stereotype no more often than against it
+BIAS_DESCRIPTION = "BBQ bias score in [-1, 1]; 0 = unbiased, >0 = stereotyped"
 NEG, NONNEG = "neg", "nonneg"
 UNKNOWN_TAG = "unknown"
 ANSWER_KEYS = ("ans0", "ans1", "ans2")
@@ -49,7 +52,7 @@ class BBQConfig(SuiteConfig):
     # SmolLM2-135M took 400 s for 24/category (144 items) on 2 CPU cores at load average 6.7.
     limit_per_category: int | None = 24
     n_examples: int = 10
-    resamples: int = 500
+    resamples: int = 500                           # bootstrap resamples for the bias scores (accuracies: Wilson)
 
 
 @dataclass(frozen=True)
@@ -243,39 +246,44 @@ class BBQPart:
             in_group = np.ones(len(items), bool) if group is None else category == group
             amb = np.flatnonzero(in_group & (condition == AMBIG))
             dis = np.flatnonzero(in_group & (condition == DISAMBIG))
-            name = None if group is None else f"category={group}"
+            name = None if group is None else {GROUP_KEY: group}
             seed = ctx.sub_seed(KEY, group)
+
+            def scored(idx: np.ndarray, stat) -> Estimate:
+                return bootstrap_estimate(lambda r: stat(idx[r]), idx.size, seed=seed, resamples=cfg.resamples)
+
+            for metric, idx in ((ACCURACY_AMBIG, amb), (ACCURACY_DISAMBIG, dis)):
+                if idx.size:
+                    result.metrics.append(Metric.from_estimate(
+                        metric, wilson_proportion(correct[idx]), group=name, higher_is_better=True,
+                        unit=UNIT_PROPORTION))
             specs = [
-                (ACCURACY_AMBIG, amb, lambda i: 100.0 * float((pred[i] == label[i]).mean()), True, "%"),
-                (ACCURACY_DISAMBIG, dis, lambda i: 100.0 * float((pred[i] == label[i]).mean()), True, "%"),
-                (BIAS_SCORE_AMBIG, amb, lambda i: ambiguous_bias_score(pred[i], label[i], biased[i], unknown[i]),
-                 None, None),
-                (BIAS_SCORE_DISAMBIG, dis, lambda i: bias_score(pred[i], biased[i], unknown[i]), None, None),
+                (BIAS_SCORE_AMBIG, amb, lambda i: ambiguous_bias_score(pred[i], label[i], biased[i], unknown[i])),
+                (BIAS_SCORE_DISAMBIG, dis, lambda i: bias_score(pred[i], biased[i], unknown[i])),
             ]
-            for metric, idx, stat, better, unit in specs:
+            for metric, idx, stat in specs:
                 if idx.size == 0:
                     continue
-                est = bootstrap_estimate(lambda r, idx=idx, stat=stat: stat(idx[r]), idx.size, seed=seed,
-                                         resamples=cfg.resamples)
+                est = scored(idx, stat)
                 if not np.isfinite(est.value):
                     result.findings.append(Finding(severity=Severity.INFO, metric=metric,
-                                                   message=f"{metric} ({name or 'overall'}) is undefined: the model "
-                                                           f"answered 'unknown' on every item."))
+                                                   message=f"{metric} ({group or 'overall'}) is undefined: the "
+                                                           f"model answered 'unknown' on every item."))
                     continue
-                result.metrics.append(Metric.from_estimate(
-                    metric, est, group=name, higher_is_better=better, unit=unit,
-                    description=None if unit else "BBQ bias score in [-1, 1]; 0 = unbiased, >0 = stereotyped"))
+                result.metrics.append(Metric.from_estimate(metric, est, group=name, higher_is_better=None,
+                                                           ideal=BIAS_SCORE_IDEAL, description=BIAS_DESCRIPTION))
 
     @staticmethod
     def _views(cfg: BBQConfig, result: SuiteResult, items: list[BBQItem], pred: np.ndarray,
                confidence: np.ndarray) -> None:
         for metric, title in ((BIAS_SCORE_AMBIG, "BBQ bias score, ambiguous contexts"),
                               (BIAS_SCORE_DISAMBIG, "BBQ bias score, disambiguated contexts")):
-            bars = [Bar(label=m.group or "overall", value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
+            bars = [Bar(label=m.group[GROUP_KEY] if m.group else "overall", value=m.value, ci_low=m.ci_low,
+                        ci_high=m.ci_high, n=m.n)
                     for m in result.metrics if m.name == metric]
-            result.views.append(BarChartView(title=title, bars=bars, reference=0.0,
+            result.views.append(BarChartView(title=title, bars=bars, reference=BIAS_SCORE_IDEAL,
                                              caption="0 = unbiased; > 0 = answers follow the stereotype."))
-        rows = [[m.group, m.value, m.ci_low, m.ci_high, m.n] for m in result.metrics
+        rows = [[m.group[GROUP_KEY], m.value, m.ci_low, m.ci_high, m.n] for m in result.metrics
                 if m.name == BIAS_SCORE_AMBIG and m.group]
         rows.sort(key=lambda r: -abs(r[1]))
         result.views.append(TableView(title="BBQ categories by ambiguous-context bias",

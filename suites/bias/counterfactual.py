@@ -2,12 +2,15 @@
 
 Two real sources: gender word swaps (WinoBias lists) in rt_polarity sentences, and HateCheck cases
 re-filled with each other target identity. Every original and variant goes to `adapter.classify`
-in one call. Pairs sharing an original are correlated, so CIs bootstrap over originals (clusters).
+in one call. Pairs sharing an original are correlated, so the CIs account for the clusters: the flip
+rate (a proportion) gets a Wilson interval on the Kish effective sample size (design effect from the
+cluster-robust variance; see audit.stats.clustered_wilson), and the mean |Δp| a bootstrap over
+originals. Both are wider than if the pairs were independent, and neither collapses on a group
+without flips.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -16,9 +19,10 @@ import numpy as np
 from audit.adapters.base import Capability, ModelAdapter
 from audit.datasets import read_text
 from audit.errors import ConfigError, DataError
-from audit.results import (Bar, BarChartView, Estimate, Example, ExampleListView, Finding, MatrixHeatmapView,
-                           Metric, Outcomes, Severity, Span, SuiteResult, TableView)
-from audit.stats import bootstrap_estimate
+from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Estimate, Example, ExampleListView, Finding, Group,
+                           MatrixHeatmapView, Metric, Outcomes, Severity, Span, SuiteResult, TableView, group_key,
+                           group_label)
+from audit.stats import bootstrap_estimate, clustered_wilson
 from audit.suite import Context, SuiteConfig
 from suites.bias.swaps import (build_swap_table, hatecheck_variants, learn_identity_terms, parse_swap_lines,
                                require_hatecheck_columns, swap_pattern, swap_words)
@@ -29,6 +33,9 @@ MEAN_ABS_DELTA = f"{KEY}.mean_abs_delta"
 SOURCE_GENDER = "gender_rt"
 SOURCE_HATECHECK = "hatecheck"
 SEPARATOR = "\n→ "
+SOURCE_KEY = "source"
+SWAP_KEY = "swap"          # a gender swap pair: {"swap": "gender"}
+SWAP_TO_KEY = "swap_to"    # a HateCheck pair: {"swap_to": <target identity>}
 
 # Words dropped from the WinoBias lists by default: typos in the lists ("godess", "mentleman",
 # "adultor", "barnoesses", "seamstress'") and homographs whose common sense in movie reviews is
@@ -49,7 +56,7 @@ class CounterfactualConfig(SuiteConfig):
     overrides: dict[str, str] = {"her": "his"}   # "her" is more often possessive than object
     positive_label: str | None = None          # default: the label named "positive", else index 1
     n_examples: int = 12
-    resamples: int = 500
+    resamples: int = 500                       # cluster bootstrap of mean |Δp| (flip rates: Wilson)
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class SwapPair:
     """An (original, variant) text pair; `cluster` ties the variants of one original together."""
 
     source: str
-    group: str
+    group: Group
     cluster: str
     original: str
     variant: str
@@ -97,8 +104,7 @@ def pair_outcomes(p_orig: np.ndarray, p_var: np.ndarray, positive: int) -> tuple
     return flipped, delta
 
 
-def clustered_mean(values: np.ndarray, clusters: list[str], *, seed: int, resamples: int,
-                   scale: float = 1.0) -> Estimate:
+def clustered_mean(values: np.ndarray, clusters: list[str], *, seed: int, resamples: int) -> Estimate:
     """Mean over pairs with a bootstrap CI that resamples whole clusters (originals), n = pairs."""
     codes: dict[str, int] = {}
     idx = np.array([codes.setdefault(c, len(codes)) for c in clusters])
@@ -106,10 +112,8 @@ def clustered_mean(values: np.ndarray, clusters: list[str], *, seed: int, resamp
     counts = np.bincount(idx, minlength=len(codes)).astype(float)
     est = bootstrap_estimate(lambda i: sums[i].sum() / counts[i].sum(), len(codes), seed=seed,
                              resamples=resamples)
-    return Estimate(value=est.value * scale,
-                    ci_low=None if est.ci_low is None else est.ci_low * scale,
-                    ci_high=None if est.ci_high is None else est.ci_high * scale,
-                    n=len(values), ci_method=f"cluster bootstrap over {len(codes)} originals ({resamples})")
+    return est.model_copy(update={"n": len(values),
+                                  "ci_method": f"cluster bootstrap over {len(codes)} originals ({resamples})"})
 
 
 # ---------------------------------------------------------------- building pairs
@@ -124,7 +128,7 @@ def gender_pairs(sentences: list[str], table: dict[str, str], limit: int | None,
         text = sentence.strip()
         variant, reps = swap_words(text, table, pattern)
         if reps:
-            pairs.append(SwapPair(SOURCE_GENDER, "swap=gender", f"rt:{i}", text, variant,
+            pairs.append(SwapPair(SOURCE_GENDER, {SWAP_KEY: "gender"}, f"rt:{i}", text, variant,
                                   tuple((r.start, r.end) for r in reps),
                                   tuple((r.new_start, r.new_end) for r in reps)))
     if limit is not None and len(pairs) > limit:
@@ -142,7 +146,7 @@ def hatecheck_pairs(frame, limit: int | None, rng: np.random.Generator) -> tuple
     if limit is not None and len(case_ids) > limit:
         chosen = {case_ids[i] for i in rng.choice(len(case_ids), size=limit, replace=False)}
         variants = [v for v in variants if v.case_id in chosen]
-    pairs = [SwapPair(SOURCE_HATECHECK, f"swap_to={v.target_ident}", f"hc:{v.case_id}", v.original, v.variant,
+    pairs = [SwapPair(SOURCE_HATECHECK, {SWAP_TO_KEY: v.target_ident}, f"hc:{v.case_id}", v.original, v.variant,
                       v.original_spans, v.variant_spans, v.source_ident, v.target_ident) for v in variants]
     return pairs, skipped
 
@@ -231,39 +235,44 @@ class CounterfactualPart:
     @staticmethod
     def _metrics(ctx: Context, cfg: CounterfactualConfig, result: SuiteResult, pairs: list[SwapPair],
                  flipped: np.ndarray, delta: np.ndarray, label: str) -> None:
-        groups: dict[str | None, list[int]] = defaultdict(list)
+        groups: dict[str | None, tuple[Group | None, list[int]]] = {}
+
+        def add(group: Group | None, i: int) -> None:
+            groups.setdefault(group_key(group), (group, []))[1].append(i)
+
         for i, p in enumerate(pairs):
-            groups[None].append(i)
-            groups[f"source={p.source}"].append(i)
+            add(None, i)
+            add({SOURCE_KEY: p.source}, i)
             if p.source == SOURCE_HATECHECK:
-                groups[p.group].append(i)
+                add(p.group, i)
         result.outcomes.append(Outcomes(metric=FLIP_RATE, example_ids=[p.uid for p in pairs],
                                         values=flipped.astype(float).tolist()))
-        for group, members in groups.items():
+        for key, (group, members) in groups.items():
             clusters = [pairs[i].cluster for i in members]
-            seed = ctx.sub_seed(KEY, group)
-            flips = clustered_mean(flipped[members].astype(float), clusters, seed=seed,
-                                   resamples=cfg.resamples, scale=100.0)
-            shift = clustered_mean(np.abs(delta[members]), clusters, seed=seed, resamples=cfg.resamples)
+            flips = clustered_wilson(flipped[members].astype(float), clusters)
+            shift = clustered_mean(np.abs(delta[members]), clusters, seed=ctx.sub_seed(KEY, key),
+                                   resamples=cfg.resamples)
             result.metrics.append(Metric.from_estimate(
-                FLIP_RATE, flips, group=group, higher_is_better=False, unit="%",
+                FLIP_RATE, flips, group=group, higher_is_better=False, ideal=0.0, unit=UNIT_PROPORTION,
                 description="share of (original, identity-swapped) pairs whose predicted label differs"))
             result.metrics.append(Metric.from_estimate(
-                MEAN_ABS_DELTA, shift, group=group, higher_is_better=False, unit="probability",
+                MEAN_ABS_DELTA, shift, group=group, higher_is_better=False, ideal=0.0, unit="probability",
                 description=f"mean |Δ p({label})| between original and identity-swapped text"))
 
     @staticmethod
     def _views(cfg: CounterfactualConfig, result: SuiteResult, pairs: list[SwapPair], flipped: np.ndarray,
                delta: np.ndarray, label: str) -> None:
-        bars = [Bar(label=m.group or "all", value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
+        bars = [Bar(label=group_label(m.group, "all"), value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
                 for m in result.metrics if m.name == MEAN_ABS_DELTA]
         result.views.append(BarChartView(title=f"Counterfactual swaps: mean |Δ p({label})| by group", bars=bars,
                                          unit="probability", reference=0.0,
                                          caption="CIs: bootstrap over original sentences."))
-        flip_bars = [Bar(label=m.group or "all", value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
+        flip_bars = [Bar(label=group_label(m.group, "all"), value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
                      for m in result.metrics if m.name == FLIP_RATE]
         result.views.append(BarChartView(title="Counterfactual swaps: label flip rate by group", bars=flip_bars,
-                                         unit="%", reference=0.0))
+                                         unit=UNIT_PROPORTION, reference=0.0,
+                                         caption="95% Wilson intervals on the design-effect adjusted sample size "
+                                                 "(pairs sharing an original are correlated)."))
         idents = sorted({i for p in pairs if p.from_ident for i in (p.from_ident, p.to_ident)})
         if idents:
             sums = np.zeros((len(idents), len(idents)))
@@ -281,7 +290,7 @@ class CounterfactualPart:
         result.views.append(TableView(
             title="Counterfactual pairs with the largest change",
             columns=["source", "group", "original", "variant", f"Δ p({label})", "label flipped"],
-            rows=[[pairs[i].source, pairs[i].group, pairs[i].original, pairs[i].variant,
+            rows=[[pairs[i].source, group_label(pairs[i].group), pairs[i].original, pairs[i].variant,
                    round(float(delta[i]), 4), bool(flipped[i])] for i in worst]))
         examples = [_example(pairs[i], float(delta[i]), bool(flipped[i]), label) for i in worst]
         result.examples.extend(examples)
@@ -297,4 +306,5 @@ def _example(pair: SwapPair, delta: float, flipped: bool, label: str) -> Example
     return Example(id=f"{KEY}:{pair.cluster}:{pair.to_ident or 'gender'}",
                    text=pair.original + SEPARATOR + pair.variant,
                    spans=spans, tags=[pair.source] + (["label flipped"] if flipped else []),
-                   fields={"group": pair.group, f"delta_p_{label}": round(delta, 4)})
+                   fields={"group": group_label(pair.group), f"delta_p_{label}": round(delta, 4)})
+

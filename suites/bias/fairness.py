@@ -1,9 +1,10 @@
 """Group fairness of a classifier's predictions by sensitive feature(s), with fairlearn's MetricFrame.
 
 Point estimates are fairlearn's (MetricFrame by_group, demographic_parity_difference/ratio,
-equalized_odds_difference); CIs come from one vectorised bootstrap that resamples rows within each
-group (group sizes fixed), drawn once and reused for every rate and disparity.
-Several sensitive columns give intersectional groups ("target_ident=women & direction=general").
+equalized_odds_difference). Per-group rates are proportions with Wilson intervals on their own
+denominators (FPR over the group's negatives, FNR over its positives); the disparities get CIs from
+one vectorised bootstrap that resamples rows within each group (group sizes fixed).
+Several sensitive columns give intersectional groups ({"target_ident": "women", "direction": "general"}).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from sklearn.metrics import accuracy_score
 
 from audit.adapters.base import Capability, ModelAdapter
 from audit.errors import ConfigError, DataError
-from audit.results import Bar, BarChartView, Finding, Metric, Severity, SuiteResult, TableView
+from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Finding, Group, Metric, Severity, SuiteResult,
+                           TableView, group_key, group_label)
+from audit.stats import wilson_interval
 from audit.suite import Context, SuiteConfig
 
 KEY = "fairness"
@@ -33,6 +36,9 @@ DP_RATIO = f"{KEY}.demographic_parity_ratio"
 EO_DIFFERENCE = f"{KEY}.equalized_odds_difference"
 EMPTY_GROUP = "none"
 CI_METHOD = "percentile bootstrap within groups ({})"
+# metric -> (ideal, higher_is_better, unit) of the overall disparities
+DISPARITIES = {DP_DIFFERENCE: (0.0, False, UNIT_PROPORTION), DP_RATIO: (1.0, True, "ratio"),
+               EO_DIFFERENCE: (0.0, False, UNIT_PROPORTION)}
 UNDEFINED_REASON = {DP_DIFFERENCE: "no rows", DP_RATIO: "no group has any positive prediction",
                     EO_DIFFERENCE: "no group holds both classes, so true/false positive rates cannot be compared"}
 
@@ -54,7 +60,7 @@ class FairnessConfig(SuiteConfig):
     sensitive_columns: list[str] = ["target_ident"]
     limit: int | None = None                        # seeded row sample; None = all rows
     drop_empty_groups: bool = False                 # False: an empty sensitive value becomes group "none"
-    resamples: int = 300
+    resamples: int = 300                            # bootstrap of the disparities (group rates: Wilson)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,12 @@ class GroupCounts:
                     FALSE_NEGATIVE_RATE: self.fn / (self.fn + self.tp),
                     "tpr": self.tp / (self.tp + self.fn)}
 
+    def fractions(self, g: int) -> dict[str, tuple[int, int]]:
+        """(successes, denominator) of each group rate of group g, for its Wilson interval."""
+        tp, fp, fn, tn, n = (int(round(float(x[g]))) for x in (self.tp, self.fp, self.fn, self.tn, self.n))
+        return {ACCURACY: (tp + tn, n), SELECTION_RATE: (tp + fp, n),
+                FALSE_POSITIVE_RATE: (fp, fp + tn), FALSE_NEGATIVE_RATE: (fn, fn + tp)}
+
 
 # ---------------------------------------------------------------- pure functions
 
@@ -88,10 +100,10 @@ def group_keys(frame: pd.DataFrame, columns: list[str], *, drop_empty: bool) -> 
     return keys.replace("", EMPTY_GROUP)
 
 
-def group_name(columns: list[str], values: tuple | str) -> str:
-    """'col=value' (joined with ' & ' for intersections), the metric `group` string."""
+def group_name(columns: list[str], values: tuple | str) -> Group:
+    """{column: value} (several keys for an intersection): the metric's group."""
     values = values if isinstance(values, tuple) else (values,)
-    return " & ".join(f"{c}={v}" for c, v in zip(columns, values))
+    return {c: str(v) for c, v in zip(columns, values)}
 
 
 def metric_frame(y_true: np.ndarray, y_pred: np.ndarray, sensitive: pd.DataFrame) -> MetricFrame:
@@ -169,6 +181,11 @@ def disparities_from_counts(counts: GroupCounts, eligible: np.ndarray) -> dict[s
             EO_DIFFERENCE: np.maximum(spread(tpr), spread(fpr)) if eligible.any() else np.full(sel.shape[:-1], np.nan)}
 
 
+def nan_share(draws: np.ndarray) -> float:
+    """Share of bootstrap resamples where a disparity was undefined (left out of its CI)."""
+    return float(1.0 - np.isfinite(draws).mean()) if draws.size else 0.0
+
+
 def percentile_ci(draws: np.ndarray, confidence: float = 0.95,
                   point: float | None = None) -> tuple[float | None, float | None]:
     """Percentile CI of the finite draws; with `point`, widened to contain the point estimate.
@@ -229,25 +246,25 @@ class FairnessPart:
                                 seed=ctx.sub_seed(KEY, "bootstrap"))
         method = CI_METHOD.format(cfg.resamples)
         by_group = metric_frame(y_true, y_pred, sensitive).by_group
-        point_rates, boot_rates = counts.rates(), boot.rates()
+        point_rates = counts.rates()
         undefined: list[str] = []
         for g, values in enumerate(groups):
             name = group_name(columns, values)
             row = by_group.loc[values if len(values) > 1 else values[0]]
+            fractions = counts.fractions(g)
             for metric, (_, better) in GROUP_METRICS.items():
                 if not np.isfinite(point_rates[metric][g]):
-                    undefined.append(f"{metric} for {name}")
+                    undefined.append(f"{metric} for {group_key(name)}")
                     continue
-                low, high = percentile_ci(boot_rates[metric][:, g])
-                result.metrics.append(Metric(name=metric, value=float(row[metric]), ci_low=low, ci_high=high,
-                                             n=int(counts.n[g]), ci_method=method, group=name,
-                                             higher_is_better=better, unit="fraction"))
+                # fairlearn's value (the same count ratio) with the Wilson interval of its counts
+                est = wilson_interval(*fractions[metric]).model_copy(update={"value": float(row[metric])})
+                result.metrics.append(Metric.from_estimate(metric, est, group=name, higher_is_better=better,
+                                                           unit=UNIT_PROPORTION))
         eligible = np.array([(counts.tp[g] + counts.fn[g]) > 0 and (counts.fp[g] + counts.tn[g]) > 0
                              for g in range(len(groups))])
         overall = disparities(y_true, y_pred, sensitive)
         boot_disp = disparities_from_counts(boot, eligible)
-        for metric, better, unit in ((DP_DIFFERENCE, False, "fraction"), (DP_RATIO, True, "ratio"),
-                                     (EO_DIFFERENCE, False, "fraction")):
+        for metric, (ideal, better, unit) in DISPARITIES.items():
             if not np.isfinite(overall[metric]):
                 undefined.append(metric)
                 result.findings.append(Finding(
@@ -258,8 +275,9 @@ class FairnessPart:
             n = int(counts.n[eligible].sum()) if metric == EO_DIFFERENCE else int(counts.n.sum())
             result.metrics.append(Metric(name=metric, value=overall[metric], ci_low=low, ci_high=high, n=n,
                                          ci_method=f"{method}, widened to contain the estimate",
-                                         higher_is_better=better, unit=unit))
-        left_out = [group_name(columns, groups[g]) for g in range(len(groups)) if not eligible[g]]
+                                         nan_share=nan_share(boot_disp[metric]),
+                                         higher_is_better=better, ideal=ideal, unit=unit))
+        left_out = [group_label(group_name(columns, groups[g])) for g in range(len(groups)) if not eligible[g]]
         result.details[KEY] = {"n": int(len(y_true)), "groups": len(groups), "sensitive_columns": columns,
                                "eo_groups_left_out": left_out, "undefined": undefined}
         if left_out:
@@ -300,14 +318,18 @@ def _views(result: SuiteResult, columns: list[str]) -> None:
     """Bar charts of selection rate and FNR by group and a table of all group rates."""
     for metric, title in ((SELECTION_RATE, "Selection rate by group"),
                           (FALSE_NEGATIVE_RATE, "False negative rate by group")):
-        bars = [Bar(label=m.group, value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
+        bars = [Bar(label=group_label(m.group), value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
                 for m in result.metrics if m.name == metric and m.group]
         result.views.append(BarChartView(title=f"Fairness: {title.lower()} ({' × '.join(columns)})", bars=bars,
-                                         unit="fraction", caption="95% CIs: bootstrap within each group."))
+                                         unit=UNIT_PROPORTION,
+                                         caption="95% Wilson intervals; n = the rate's denominator."))
     table: dict[str, dict[str, float | int]] = {}
     for m in result.metrics:
         if m.group and m.name in GROUP_METRICS:
-            table.setdefault(m.group, {"n": m.n})[m.name] = round(m.value, 4)
+            cell = table.setdefault(group_label(m.group), {"n": 0})
+            cell[m.name] = round(m.value, 4)
+            if m.name == ACCURACY:
+                cell["n"] = m.n
     names = list(GROUP_METRICS)
     rows = [[g, vals["n"]] + [vals.get(n) for n in names] for g, vals in table.items()]
     rows.sort(key=lambda r: -(r[3] if r[3] is not None else 0))

@@ -19,9 +19,9 @@ import yaml
 from pydantic import Field
 
 from audit.adapters.base import Capability, MaskedQuery, ModelAdapter
-from audit.datasets import DataResolver, read_text
+from audit.datasets import DataResolver, confined_path, read_text
 from audit.errors import DataError
-from audit.results import (Bar, BarChartView, Example, ExampleListView, Finding, Metric, Severity, Span,
+from audit.results import (Bar, BarChartView, Example, ExampleListView, Finding, Group, Metric, Severity, Span,
                            SuiteResult, TableView)
 from audit.stats import bootstrap_estimate, bootstrap_mean
 from audit.suite import Context, SuiteConfig
@@ -35,8 +35,9 @@ ATTRIBUTE_SLOT = "[ATTRIBUTE]"
 SUITE_PREFIX = "suite:"
 SUITE_DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_PROBES = SUITE_PREFIX + "occupations.yaml"
-TEMPLATE_GROUP = "template="
-STEREOTYPE_GROUP = "stereotype="
+TEMPLATE_KEY = "template"       # group {"template": "t03"}: a short stable id, the sentence is in the table
+STEREOTYPE_KEY = "stereotype"   # group {"stereotype": "male"}
+IDEAL = 0.0                     # no association either way
 _ARTICLE_RE = re.compile(r"\b([Aa]) " + re.escape(ATTRIBUTE_SLOT))
 
 
@@ -58,6 +59,15 @@ class Template:
     text: str
     targets: dict[str, list[str]]   # group -> words
 
+    @property
+    def id(self) -> str:
+        """Short stable id (its position in the probe file), used as the metric group."""
+        return template_id(self.index)
+
+
+def template_id(index: int) -> str:
+    return f"t{index:02d}"
+
 
 @dataclass(frozen=True)
 class Attribute:
@@ -77,7 +87,7 @@ class ProbeSet:
 def resolve_probe_path(data: DataResolver, ref: str) -> Path:
     """'suite:NAME' is a file shipped in suites/bias/data/; anything else goes through the DataResolver."""
     if ref.startswith(SUITE_PREFIX):
-        path = SUITE_DATA_DIR / ref[len(SUITE_PREFIX):]
+        path = confined_path(SUITE_DATA_DIR, ref[len(SUITE_PREFIX):], what=f"bias.{KEY}.probes", prefix=SUITE_PREFIX)
         if not path.is_file():
             raise DataError(f"bias.{KEY}.probes: file not found: {path}")
         return path
@@ -369,34 +379,35 @@ class TemplateProbePart:
         labels = np.asarray([a.label for a in attributes])[keep]
         vals = values[keep]
 
-        def add_mean(name: str, data: np.ndarray, group: str | None, description: str) -> None:
+        def add_mean(name: str, data: np.ndarray, group: Group | None, description: str) -> None:
             data = data[np.isfinite(data)]
             if data.size:
-                est = bootstrap_mean(data, seed=ctx.sub_seed("bias", name, group), resamples=cfg.resamples)
-                result.metrics.append(Metric.from_estimate(name, est, group=group, unit="nats",
+                seed = ctx.sub_seed("bias", name, *(group or {}).items())
+                est = bootstrap_mean(data, seed=seed, resamples=cfg.resamples)
+                result.metrics.append(Metric.from_estimate(name, est, group=group, unit="nats", ideal=IDEAL,
                                                            higher_is_better=None, description=description))
 
         add_mean(ASSOCIATION, vals, None, desc + "; averaged over templates, CI over attributes")
         for label in (label_a, label_b):
-            add_mean(ASSOCIATION, vals[labels == label], STEREOTYPE_GROUP + label,
+            add_mean(ASSOCIATION, vals[labels == label], {STEREOTYPE_KEY: label},
                      desc + f"; on {label}-stereotyped attributes")
         for template in {c.template.index: c.template for c in cells}.values():
             per_template = np.asarray([c.association for c in cells if c.template.index == template.index])
-            add_mean(ASSOCIATION, per_template, TEMPLATE_GROUP + template.text,
-                     desc + "; this template, CI over attributes")
+            add_mean(ASSOCIATION, per_template, {TEMPLATE_KEY: template.id},
+                     desc + f"; template {template.id} ({template.text!r}), CI over attributes")
         if (labels == label_a).any() and (labels == label_b).any():
             est = bootstrap_estimate(lambda idx: stereotype_gap(vals[idx], labels[idx], label_a, label_b),
                                      vals.size, seed=ctx.sub_seed("bias", STEREOTYPE_GAP), resamples=cfg.resamples)
             result.metrics.append(Metric.from_estimate(
-                STEREOTYPE_GAP, est, unit="nats", higher_is_better=False,
+                STEREOTYPE_GAP, est, unit="nats", higher_is_better=None, ideal=IDEAL,
                 description=f"association on {label_a}-stereotyped minus on {label_b}-stereotyped attributes "
                             f"(0 = unbiased; > 0 = associations follow the stereotype)"))
 
     def _views(self, result: SuiteResult, cells: list[Cell], attributes: list[Attribute], values: np.ndarray,
                groups: Sequence[str]) -> None:
-        bars = [Bar(label=m.group, value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
-                for m in result.metrics if m.name == ASSOCIATION and m.group
-                and m.group.startswith((STEREOTYPE_GROUP, TEMPLATE_GROUP))]
+        texts = {c.template.id: c.template.text for c in cells}
+        bars = [Bar(label=_bar_label(m.group, texts), value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
+                for m in result.metrics if m.name == ASSOCIATION and m.group]
         result.views.append(BarChartView(
             title=f"Template probes: association {groups[0]} − {groups[1]} by attribute stereotype and template",
             bars=bars, unit="nats", reference=0.0,
@@ -409,12 +420,15 @@ class TemplateProbePart:
             a = [c.association for c in mine if c.attribute.label == label_a]
             b = [c.association for c in mine if c.attribute.label == label_b]
             gap = float(np.mean(a) - np.mean(b)) if a and b else float("nan")
-            rows.append([template.text, _r(np.mean(a) if a else np.nan), _r(np.mean(b) if b else np.nan), _r(gap)])
-        rows.sort(key=lambda r: -r[3] if r[3] is not None else np.inf)
+            rows.append([template.id, template.text, _r(np.mean(a) if a else np.nan),
+                         _r(np.mean(b) if b else np.nan), _r(gap)])
+        rows.sort(key=lambda r: -r[4] if r[4] is not None else np.inf)
         result.views.append(TableView(
             title="Template probes: templates by stereotype gap",
-            columns=["template", f"association on {label_a}-stereotyped", f"association on {label_b}-stereotyped",
-                     "gap"], rows=rows, caption="Associations in nats (log-prob differences)."))
+            columns=["id", "template", f"association on {label_a}-stereotyped",
+                     f"association on {label_b}-stereotyped", "gap"], rows=rows,
+            caption=f"Associations in nats (log-prob differences). The id is the metric group "
+                    f"{{{TEMPLATE_KEY!r}: id}} of {ASSOCIATION}."))
         order = np.argsort(-np.abs(values))[:10]
         result.views.append(TableView(
             title="Template probes: most strongly associated attributes",
@@ -440,10 +454,17 @@ class TemplateProbePart:
                 id=f"{KEY}:{c.template.index}:{c.attribute.word}", text=text, spans=spans,
                 fields={"top_fills": ", ".join(f"{f.token} ({f.prob:.3f})" for f in top),
                         "association": _r(c.association)},
-                tags=[f"template {c.template.index}"]))
+                tags=[f"template {c.template.id}"]))
         result.examples.extend(examples)
         result.views.append(ExampleListView(title="Template probes: what the model fills in for the target slot",
                                             examples=examples, caption=f"Top-{cfg.top_k} fills with probabilities."))
+
+
+def _bar_label(group: Group, texts: dict[str, str]) -> str:
+    """'stereotype: male', or 't03 · <the template sentence>'."""
+    if TEMPLATE_KEY in group:
+        return f"{group[TEMPLATE_KEY]} · {texts.get(group[TEMPLATE_KEY], '')}"
+    return ", ".join(f"{k}: {v}" for k, v in group.items())
 
 
 def _r(value: float) -> float | None:

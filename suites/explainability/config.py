@@ -1,0 +1,125 @@
+"""The explainability suite's config block (pydantic; unknown keys are errors)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from audit.suite import SuiteConfig
+from suites.explainability.tokens import Masking
+
+SHAP = "shap"
+LIME = "lime"
+ATTENTION = "attention"
+INTEGRATED_GRADIENTS = "integrated_gradients"
+OCCLUSION = "occlusion"
+METHODS = (SHAP, LIME, ATTENTION, INTEGRATED_GRADIENTS, OCCLUSION)
+RANDOM = "random"   # the chance baseline's name in results (not a configurable method)
+
+SELECT_FIRST = "first"
+SELECT_RANDOM = "random"
+SELECT_MISCLASSIFIED = "misclassified_first"
+TARGET_PREDICTED = "predicted"
+TARGET_GOLD = "gold"
+
+
+class DatasetSource(SuiteConfig):
+    """A labelled (or unlabelled) table of texts, for classifiers."""
+
+    path: str = Field(description="builtin:..., prepared:..., absolute, or relative to the config file")
+    text_column: str = "text"
+    label_column: str | None = Field("label", description="gold labels (needed for target 'gold' and "
+                                                           "selection 'misclassified_first')")
+    id_column: str = "id"
+
+
+class ExamplesConfig(SuiteConfig):
+    """Which inputs are explained: a dataset (classifiers) or a shipped multiple-choice task (causal LMs)."""
+
+    dataset: DatasetSource | None = None
+    task: Literal["rt_polarity_mc", "bbq_disambig_mc"] | None = Field(
+        None, description="causal LMs: the accuracy suite's shipped prompts; the model's choice is explained")
+    features: Literal["field", "prompt"] = Field(
+        "field", description="causal-LM prompts: explain the tokens of the task's data field (the review, the BBQ "
+                             "context; the template stays in every masked input) or every prompt token")
+    n: int = Field(10, ge=1, le=10_000)
+    select: Literal["first", "random", "misclassified_first"] = SELECT_FIRST
+    pool: int = Field(200, ge=1, description="misclassified_first: rows scored to find the mistakes")
+    seed: int | None = Field(None, description="random selection / task shuffle seed; default: from the run seed")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ExamplesConfig":
+        if (self.dataset is None) == (self.task is None):
+            raise ValueError("give exactly one of 'dataset' (classifiers) or 'task' (causal LMs)")
+        return self
+
+
+class TargetLabel(SuiteConfig):
+    label: str = Field(min_length=1, description="a classifier label name, or a causal LM's choice text")
+
+
+class ShapConfig(SuiteConfig):
+    max_evals: int = Field(200, ge=4, description="model evaluations per explanation (shap's max_evals)")
+    batch_size: int = Field(1024, ge=2, description="masked inputs handed to the model per call")
+
+
+class LimeConfig(SuiteConfig):
+    num_samples: int = Field(300, ge=10, description="perturbed inputs per explanation")
+    kernel_width: float = Field(25.0, gt=0)
+
+
+class IntegratedGradientsConfig(SuiteConfig):
+    steps: int = Field(32, ge=1, le=1024)
+    baseline: Literal["pad", "mask", "zero"] = "pad"
+
+
+class AttentionConfig(SuiteConfig):
+    view_layer: int = Field(-1, description="layer of the single-head map in the report (negative: from the end)")
+    view_head: int = Field(0, ge=0)
+
+
+class StabilityConfig(SuiteConfig):
+    enabled: bool = True
+    methods: list[str] | None = Field(None, description="methods re-run on the variant (default: all run)")
+
+
+class ExplainabilityConfig(SuiteConfig):
+    examples: ExamplesConfig
+    target: Literal["predicted", "gold"] | TargetLabel = TARGET_PREDICTED
+    methods: list[str] | None = Field(None, description=f"default: every one of {', '.join(METHODS)} the model "
+                                                        "supports")
+    masking: Masking = Field(Masking.REMOVE, description="how SHAP, LIME and occlusion hide a token "
+                                                         "(faithfulness always removes, as ferret does)")
+    shap: ShapConfig = Field(default_factory=ShapConfig)
+    lime: LimeConfig = Field(default_factory=LimeConfig)
+    integrated_gradients: IntegratedGradientsConfig = Field(default_factory=IntegratedGradientsConfig)
+    attention: AttentionConfig = Field(default_factory=AttentionConfig)
+    stability: StabilityConfig = Field(default_factory=StabilityConfig)
+    only_positive: bool = Field(True, description="faithfulness rationales keep only positively scored tokens "
+                                                  "(ferret's default)")
+    top_k: int = Field(5, ge=1, description="agreement: overlap of the top-k tokens of two methods")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("name at least one method (or leave 'methods' out for all)")
+        unknown = [m for m in value if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown method {unknown[0]!r}; methods are {', '.join(METHODS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a method is named twice")
+        return value
+
+    @model_validator(mode="after")
+    def _stability_methods(self) -> "ExplainabilityConfig":
+        if self.stability.methods is not None:
+            chosen = self.methods if self.methods is not None else list(METHODS)
+            unknown = [m for m in self.stability.methods if m not in chosen]
+            if unknown:
+                raise ValueError(f"stability.methods: {unknown[0]!r} is not one of the methods run "
+                                 f"({', '.join(chosen)})")
+        return self

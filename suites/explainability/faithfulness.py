@@ -1,0 +1,101 @@
+"""Faithfulness of a token ranking: comprehensiveness and sufficiency (DeYoung et al. 2020, ERASER)
+as AOPC over k = 10%, 20%, …, 100% of the tokens, with ferret's definitions, and the rank
+correlation with leave-one-out drops. Pure functions: keep-vectors out, numbers in.
+
+For each k: the rationale is the top int(k·n) tokens by score (only positively scored ones when
+`only_positive`, ferret's default); empty rationales and ones equal to the previous are skipped.
+Comprehensiveness = f(x) − f(x without the rationale) (higher: the ranking found what matters);
+sufficiency = f(x) − f(rationale alone) (lower: the rationale carries the prediction); AOPC is
+the mean over the kept k. Tokens are removed from the ids (ferret decodes and re-tokenizes the
+text, which can re-merge word pieces; ids do not). A ranking with no positive token has
+comprehensiveness 0 and the sufficiency of keeping nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+THRESHOLDS = np.arange(0.1, 1.1, 0.1)   # ferret's removal_args["thresholds"], float steps included
+
+
+def top_k(scores: np.ndarray, k: int, only_positive: bool) -> list[int]:
+    """ferret's _get_id_tokens_top_k: the k highest scores, best first (positives only if asked)."""
+    order = np.array(scores).argsort()[-k:][::-1]
+    return [int(i) for i in order if not only_positive or scores[i] > 0]
+
+
+def rationales(scores: np.ndarray, only_positive: bool = True) -> list[list[int]]:
+    """Token index sets for k = 10%..100% of len(scores); empty and repeated sets left out."""
+    scores = np.asarray(scores, dtype=np.float64)
+    out: list[list[int]] = []
+    last: set[int] | None = None
+    for fraction in THRESHOLDS:
+        k = int(fraction * len(scores))
+        if k <= 0:
+            continue
+        chosen = top_k(scores, k, only_positive)
+        if not chosen or set(chosen) == last:
+            continue
+        out.append(chosen)
+        last = set(chosen)
+    return out
+
+
+@dataclass(frozen=True)
+class FaithfulnessPlan:
+    """The masked inputs one ranking needs: comprehensiveness first, then sufficiency."""
+
+    comprehensiveness: list[np.ndarray]
+    sufficiency: list[np.ndarray]
+
+
+def plan(scores: np.ndarray, only_positive: bool = True) -> FaithfulnessPlan:
+    n = len(scores)
+    sets = rationales(scores, only_positive)
+    comp, suff = [], []
+    for chosen in sets:
+        keep = np.ones(n, dtype=bool)
+        keep[chosen] = False
+        comp.append(keep)
+        suff.append(~keep)
+    if not sets:
+        suff.append(np.zeros(n, dtype=bool))
+    return FaithfulnessPlan(comp, suff)
+
+
+def aopc(full: float, masked: np.ndarray) -> float:
+    """Mean drop f(x) − f(masked) over the masked inputs (0 when there are none)."""
+    masked = np.asarray(masked, dtype=np.float64)
+    return float(np.mean(full - masked)) if masked.size else 0.0
+
+
+def rankdata(values: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean rank), as scipy.stats.rankdata."""
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    for value in np.unique(values):
+        tied = values == value
+        if tied.sum() > 1:
+            ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation; NaN when either side is constant or shorter than 2."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"spearman needs equal lengths ({a.size} vs {b.size})")
+    if a.size < 2:
+        return float("nan")
+    ra, rb = rankdata(a) - (a.size + 1) / 2, rankdata(b) - (b.size + 1) / 2
+    denominator = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+    return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")
+
+
+def loo_rank_correlation(scores: np.ndarray, loo_drops: np.ndarray) -> float:
+    """Spearman correlation of a method's scores with leave-one-out drops f(x) − f(x without i)."""
+    return spearman(scores, loo_drops)

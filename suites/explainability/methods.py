@@ -1,0 +1,93 @@
+"""Run the configured attribution methods over a set of subjects, timing each method."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from audit.adapters.base import AttentionResult, ModelAdapter
+from suites.explainability.attention import attention_scores
+from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, LIME, OCCLUSION, SHAP,
+                                          ExplainabilityConfig)
+from suites.explainability.integrated_gradients import integrated_gradients
+from suites.explainability.lime_method import lime_scores
+from suites.explainability.occlusion import occlusion_scores
+from suites.explainability.scoring import Scorer
+from suites.explainability.shap_method import shap_scores
+
+# Cheap methods first: their masked inputs are then free for the ones that ask again.
+RUN_ORDER = (OCCLUSION, SHAP, LIME, INTEGRATED_GRADIENTS, ATTENTION)
+SeedFor = Callable[[str, int], int]   # (method, subject index) -> seed
+
+
+@dataclass
+class IgDetail:
+    gap: float
+    relative_gap: float
+    output: float
+    baseline_output: float
+
+
+@dataclass
+class MethodRuns:
+    """Scores per method and subject index, plus what the report shows besides scores."""
+
+    scores: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    explained: dict[str, int] = field(default_factory=dict)
+    ig: dict[int, IgDetail] = field(default_factory=dict)
+    attention_maps: dict[int, AttentionResult] = field(default_factory=dict)
+    rollouts: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def add(self, method: str, indices: Sequence[int], scores: Sequence[np.ndarray], seconds: float) -> None:
+        self.scores.setdefault(method, {}).update(zip(indices, (np.asarray(s, dtype=np.float64) for s in scores)))
+        self.seconds[method] = self.seconds.get(method, 0.0) + seconds
+        self.explained[method] = self.explained.get(method, 0) + len(indices)
+
+
+def run_methods(methods: Sequence[str], indices: Sequence[int], *, adapter: ModelAdapter, scorer: Scorer,
+                cfg: ExplainabilityConfig, seed_for: SeedFor, runs: MethodRuns) -> None:
+    """Explain every subject in `indices` with every method in `methods` (in RUN_ORDER)."""
+    if not indices:
+        return
+    for method in [m for m in RUN_ORDER if m in methods]:
+        started = time.perf_counter()
+        if method == OCCLUSION:
+            scores = occlusion_scores(scorer, indices, OCCLUSION, cfg.masking)
+        elif method == SHAP:
+            scores = shap_scores(scorer, indices, SHAP, max_evals=cfg.shap.max_evals,
+                                 batch_size=cfg.shap.batch_size, masking=cfg.masking,
+                                 seed_for=lambda i: seed_for(SHAP, i))
+        elif method == LIME:
+            scores = lime_scores(scorer, indices, LIME, num_samples=cfg.lime.num_samples,
+                                 kernel_width=cfg.lime.kernel_width, masking=cfg.masking,
+                                 seed_for=lambda i: seed_for(LIME, i))
+        elif method == INTEGRATED_GRADIENTS:
+            scores = _integrated_gradients(adapter, scorer, indices, cfg, runs)
+        else:
+            scores = _attention(adapter, scorer, indices, runs)
+        runs.add(method, indices, scores, time.perf_counter() - started)
+
+
+def _integrated_gradients(adapter: ModelAdapter, scorer: Scorer, indices: Sequence[int],
+                          cfg: ExplainabilityConfig, runs: MethodRuns) -> list[np.ndarray]:
+    steps = cfg.integrated_gradients.steps
+    result = integrated_gradients(adapter, [scorer.subjects[i] for i in indices], steps=steps,
+                                  baseline=cfg.integrated_gradients.baseline)
+    for i, gap, relative, attribution in zip(indices, result.completeness_gaps, result.relative_gaps,
+                                             result.attributions):
+        runs.ig[i] = IgDetail(gap, relative, attribution.output, attribution.baseline_output)
+        scorer.charge(INTEGRATED_GRADIENTS, scorer.subjects[i].id, 1, steps + 2)  # rows, each with a backward
+    return result.scores
+
+
+def _attention(adapter: ModelAdapter, scorer: Scorer, indices: Sequence[int], runs: MethodRuns) -> list[np.ndarray]:
+    result = attention_scores(adapter, [scorer.subjects[i] for i in indices])
+    for i, attention_map, rolled in zip(indices, result.maps, result.rollouts):
+        runs.attention_maps[i] = attention_map
+        runs.rollouts[i] = rolled
+        scorer.charge(ATTENTION, scorer.subjects[i].id, 1, 1)
+    return result.scores

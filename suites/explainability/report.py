@@ -1,0 +1,168 @@
+"""Assemble the suite result: metrics with CIs, outcomes, verdict findings, views and details."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.adapters.base import ModelKind
+from audit.results import Finding, Severity, SuiteResult
+from audit.suite import Context
+from suites.explainability import metrics as M
+from suites.explainability import views as V
+from suites.explainability.attention import query_position
+from suites.explainability.config import ATTENTION, INTEGRATED_GRADIENTS, RANDOM, ExplainabilityConfig
+from suites.explainability.evaluate import EVALUATION, Evaluation
+from suites.explainability.methods import MethodRuns
+from suites.explainability.scoring import Scorer
+
+MAX_HEATMAPS = 20
+SUITE = "explainability"
+
+
+def build_report(result: SuiteResult, *, ctx: Context, cfg: ExplainabilityConfig, scorer: Scorer, runs: MethodRuns,
+                 ev: Evaluation, originals: list[int], predicted: list[int], variants: dict[int, int],
+                 methods: list[str], random_ranking: dict[int, np.ndarray]) -> None:
+    unit = scorer.objective.unit
+
+    def seed(*keys: object) -> int:
+        return ctx.sub_seed(SUITE, *keys)
+
+    verdicts = M.add_faithfulness(result, ev, unit, seed)
+    M.add_headline(result, verdicts)
+    result.findings += M.verdict_findings(verdicts, ev, unit)
+    M.add_agreement(result, ev, cfg.top_k, seed)
+    M.add_stability(result, ev, seed)
+    if INTEGRATED_GRADIENTS in runs.scores:
+        ig = [runs.ig[i] for i in originals]
+        result.findings += M.add_ig(result, ev.example_ids, np.array([d.gap for d in ig]),
+                                    np.array([d.relative_gap for d in ig]), unit, seed)
+    costs = _costs(scorer, runs, methods)
+    evaluation_cost = _evaluation_cost(scorer)
+    M.add_costs(result, costs, {m: np.array(c["evaluations_per_subject"]) for m, c in costs.items()}, seed)
+    result.findings += _notes(scorer, originals, variants, cfg)
+    _views(result, ctx, cfg, scorer, runs, ev, originals, predicted, methods, costs, verdicts, unit)
+    result.details.update(_details(cfg, scorer, runs, ev, originals, predicted, variants, methods,
+                                   random_ranking, costs, unit, ctx))
+    result.details["costs"]["faithfulness_metrics"] = evaluation_cost
+
+
+def _costs(scorer: Scorer, runs: MethodRuns, methods: list[str]) -> dict[str, dict]:
+    out = {}
+    for method in methods:
+        explained = list(runs.scores[method])
+        per_subject = [scorer.costs[(method, scorer.subjects[i].id)] for i in explained]
+        out[method] = {"explanations": len(explained), "seconds": round(runs.seconds[method], 4),
+                       "requests": int(sum(c.requests for c in per_subject)),
+                       "evaluations": int(sum(c.evaluations for c in per_subject)),
+                       "evaluations_per_subject": [c.evaluations for c in per_subject]}
+    return out
+
+
+def _evaluation_cost(scorer: Scorer) -> dict[str, int]:
+    """Masked inputs the faithfulness metrics asked for, and how many the model had to compute."""
+    evaluation = [c for (m, _), c in scorer.costs.items() if m == EVALUATION]
+    return {"requests": int(sum(c.requests for c in evaluation)),
+            "evaluations": int(sum(c.evaluations for c in evaluation))}
+
+
+def _notes(scorer: Scorer, originals: list[int], variants: dict[int, int], cfg: ExplainabilityConfig) -> list[Finding]:
+    notes = []
+    cut = [scorer.subjects[i].id for i in originals if scorer.subjects[i].units.truncated]
+    if cut:
+        notes.append(Finding(severity=Severity.INFO,
+                             message=f"{len(cut)} explained input(s) were longer than the model's max_length and "
+                                     "were cut; their explanations cover the tokens kept",
+                             evidence={"examples": cut}))
+    if cfg.stability.enabled and len(variants) < len(originals):
+        missing = [scorer.subjects[i].id for i in originals if i not in variants]
+        notes.append(Finding(severity=Severity.INFO,
+                             message=f"stability measured on {len(variants)} of {len(originals)} examples (no word "
+                                     "of 4+ letters to put a typo in for the others)",
+                             evidence={"examples": missing}))
+    return notes
+
+
+def _views(result, ctx, cfg, scorer, runs, ev, originals, predicted, methods, costs, verdicts, unit) -> None:
+    names = _predicted_names(ctx, scorer, originals, predicted)
+    full = ev.full
+    by_name = {(m.name, m.group_key): m for m in result.metrics}
+
+    def grouped(name: str, method: str):
+        return by_name.get((name, f"method={method}"))
+
+    beats = {v.method: v.beats_chance for v in verdicts}
+    summary = []
+    for method in methods + [RANDOM]:
+        cells = [grouped(n, method) for n in (M.COMPREHENSIVENESS, M.SUFFICIENCY, M.LOO_CORRELATION, M.STABILITY)]
+        summary.append([method] + [None if c is None else round(c.value, 4) for c in cells]
+                       + ["—" if method == RANDOM else ("yes" if beats.get(method) else "no")])
+    result.views.append(V.summary_table(summary, unit, len(originals)))
+    for name, title, caption in (
+            (M.COMPREHENSIVENESS, "Comprehensiveness AOPC per method (higher is better)",
+             "Drop of the explained output when the top-ranked tokens are removed; 'random' is the chance level."),
+            (M.SUFFICIENCY, "Sufficiency AOPC per method (lower is better)",
+             "Drop of the explained output when only the top-ranked tokens are kept."),
+            (M.LOO_CORRELATION, "Rank correlation with leave-one-out drops",
+             "Spearman correlation with the drop from removing each token alone."),
+            (M.STABILITY, "Stability under a typo (Spearman of word attributions)",
+             "1: the typo in the least important word leaves the ranking unchanged.")):
+        bars = [m for m in (grouped(name, x) for x in methods + [RANDOM]) if m is not None]
+        if bars:
+            result.views.append(V.metric_bars(title, bars, caption + " 95% bootstrap CIs over examples.",
+                                              unit if name in (M.COMPREHENSIVENESS, M.SUFFICIENCY) else None))
+    if len(methods) > 1:
+        pairs = {(m.group["method_a"], m.group["method_b"]): m.value for m in result.metrics
+                 if m.name == M.AGREEMENT and m.group}
+        result.views.append(V.agreement_matrix(methods, pairs))
+    result.views.append(V.cost_table([[m, c["explanations"], round(c["seconds"] / max(1, c["explanations"]), 4),
+                                       round(c["evaluations"] / max(1, c["explanations"]), 1),
+                                       round(c["requests"] / max(1, c["explanations"]), 1)]
+                                      for m, c in costs.items()]))
+    for position, i in enumerate(originals[:MAX_HEATMAPS]):
+        result.views.append(V.token_heatmap(scorer.subjects[i], {m: runs.scores[m][i] for m in methods},
+                                            float(full[position]), unit, names[position]))
+    if ATTENTION in runs.scores and originals:
+        first = originals[0]
+        attention_map = runs.attention_maps[first]
+        query = query_position(ctx.adapter.kind, len(attention_map.tokens))
+        result.views += V.attention_views(scorer.subjects[first], attention_map, runs.rollouts[first],
+                                          cfg.attention.view_layer, cfg.attention.view_head, query)
+
+
+def _predicted_names(ctx: Context, scorer: Scorer, originals: list[int], predicted: list[int]) -> list[str]:
+    if ctx.adapter.kind == ModelKind.CAUSAL_LM:
+        return [scorer.subjects[i].target_name if p == scorer.subjects[i].target else f"choice {p}"
+                for i, p in zip(originals, predicted)]
+    labels = list(ctx.adapter.labels)
+    return [labels[p] for p in predicted]
+
+
+def _details(cfg, scorer, runs, ev, originals, predicted, variants, methods, random_ranking, costs, unit,
+             ctx) -> dict:
+    full = ev.full
+    examples = []
+    for position, i in enumerate(originals):
+        subject = scorer.subjects[i]
+        entry = {"id": subject.id, "text": subject.units.text, "target": subject.target_name,
+                 "target_index": subject.target, "predicted_index": predicted[position], "gold_index": subject.gold,
+                 "f_x": float(full[position]), "truncated": subject.units.truncated, "tokens": subject.units.tokens,
+                 "token_ids": list(subject.units.feature_ids),
+                 "scores": {m: runs.scores[m][i].tolist() for m in methods},
+                 "random_scores": random_ranking[i].tolist()}
+        if i in runs.ig:
+            entry["ig"] = vars(runs.ig[i])
+        v = variants.get(i)
+        if v is not None:
+            variant = scorer.subjects[v]
+            entry["variant"] = {"id": variant.id, "text": variant.units.text, "tokens": variant.units.tokens,
+                                "scores": {m: runs.scores[m][v].tolist() for m in methods if v in runs.scores[m]}}
+        examples.append(entry)
+    return {
+        "model_kind": ctx.adapter.kind.value, "explained_output": "log p(continuation | prompt)" if unit == "nats"
+        else "p(target | text)", "unit": unit, "methods": methods, "n_examples": len(originals),
+        "masking": cfg.masking.value, "faithfulness_masking": "remove", "only_positive": cfg.only_positive,
+        "budgets": {"shap_max_evals": cfg.shap.max_evals, "lime_num_samples": cfg.lime.num_samples,
+                    "ig_steps": cfg.integrated_gradients.steps, "ig_baseline": cfg.integrated_gradients.baseline},
+        "costs": {m: {k: v for k, v in c.items() if k != "evaluations_per_subject"} for m, c in costs.items()},
+        "adapter_calls": scorer.adapter_calls, "examples": examples,
+    }

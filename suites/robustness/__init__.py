@@ -1,0 +1,1 @@
+"""The robustness suite: natural perturbations and query-budgeted adversarial attacks (see suite.py)."""
