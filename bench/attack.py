@@ -19,7 +19,6 @@ This file is a benchmark, not audit code: it calls the models directly on purpos
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 from pathlib import Path
@@ -36,7 +35,7 @@ from audit.adapters.metering import QueryMeter
 from audit.config import ModelSpec, default_cache_dir
 from audit.datasets import builtin_path
 from audit.wordnet import load_wordnet
-from bench.common import timed
+from bench.common import emit, timed
 from suites.robustness.attacks.char import CharAttack
 from suites.robustness.attacks.run import AttackRecord, run_attack
 from suites.robustness.attacks.word import WordAttack
@@ -231,10 +230,7 @@ def main(argv: list[str] | None = None) -> int:
               "run `python run_audit.py prepare` or pass --model DIR")
         return 0
     result = measure(model_dir, args.n, args.repeats)
-    print(format_table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return emit(result, format_table, args.json)
 
 
 if __name__ == "__main__":

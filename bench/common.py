@@ -24,3 +24,13 @@ def minilm_with_head(model_cls: Any, out: Path, **kwargs: Any) -> Path:
     model_cls.from_pretrained(minilm_dir(), **kwargs).save_pretrained(out)
     AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(out)
     return out
+
+
+def emit(result: dict, table: Callable[[dict], str], json_path: Path | None) -> int:
+    """Print a bench's table and, when asked, write its JSON; the exit code of `main`."""
+    import json
+
+    print(table(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+    return 0

@@ -20,7 +20,6 @@ scores themselves mean nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 from audit.adapters.base import MaskedQuery
-from bench.common import minilm_with_head, timed
+from bench.common import emit, minilm_with_head, timed
 from audit.adapters.batching import length_order, pad_batch
 from audit.adapters.cache import ResultCache
 from audit.adapters.hf import HFAdapter
@@ -182,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work:
         model_dir = args.model or default_model_dir(Path(work))
         result = measure(model_dir, args.limit, args.pairs, args.repeats)
-    print(format_table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return emit(result, format_table, args.json)
 
 
 if __name__ == "__main__":

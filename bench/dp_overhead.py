@@ -22,7 +22,6 @@ mean and the fastest seconds per step and the ratios of the means to (a).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -36,7 +35,7 @@ from audit.datasets import builtin_path
 from audit.training import dp
 from audit.training.examples import Examples
 from audit.training.recipe import FineTuneRecipe, TrainingData
-from bench.common import timed
+from bench.common import emit, timed
 
 NON_PRIVATE, HOOKS, GHOST = "non-private", "opacus hooks", "opacus ghost"
 ROWS = (NON_PRIVATE, HOOKS, GHOST)
@@ -157,10 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             model_dir = minilm_base_dir()
             settings = dict(batch=args.batch, length=args.length, warmup=args.warmup, steps=args.steps)
         result = {**measure(model_dir, **settings), "quick": args.quick}
-    print(format_table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return emit(result, format_table, args.json)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ audit code: it calls the model directly on purpose, for (a), (c) and (e).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import tempfile
@@ -38,7 +37,7 @@ from audit.adapters.hf import HFAdapter
 from audit.adapters.loading import load_adapter
 from audit.config import ModelSpec
 from bench.adapter_throughput import default_model_dir, rt_polarity_sentences
-from bench.common import timed
+from bench.common import emit, timed
 from suites.explainability.lime_method import lime_scores
 from suites.explainability.objective import ClassifierObjective
 from suites.explainability.scoring import Scorer
@@ -241,10 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work:
         model_dir = args.model or default_model_dir(Path(work))
         result = measure(model_dir, args.n, args.shap_evals, args.lime_samples)
-    print(format_table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return emit(result, format_table, args.json)
 
 
 if __name__ == "__main__":

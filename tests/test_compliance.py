@@ -42,19 +42,19 @@ def test_the_shipped_mapping_is_valid_and_ids_are_checked():
         Mapping.model_validate(data)
 
 
-def test_new_suites_map_through_their_prefixes_without_code():
+def test_new_suites_map_through_their_prefixes():
     doc = build_document(_run_with(("robustness", "attack.success_rate", 0.3), ("robustness", "perturb.accuracy", 0.7),
                                    ("explainability", "explain.comprehensiveness", 0.4),
-                                   ("privacy", "mia.auc", 0.52), ("privacy", "dp.epsilon", 8.0),
-                                   ("privacy", "canary.exposure", 2.0), ("x", "weird.thing", 1.0)))
+                                   ("privacy", "privacy.mia_auc", 0.52), ("privacy", "privacy.dp_accuracy", 0.7),
+                                   ("privacy", "privacy.canary_exposure", 2.0), ("x", "weird.thing", 1.0)))
     areas = {a.key: [r.metric.name for r in a.overall] for a in doc.areas}
     assert areas["robustness"] == ["attack.success_rate", "perturb.accuracy"]
     assert areas["explainability"] == ["explain.comprehensiveness"]
-    assert areas["privacy"] == ["mia.auc", "dp.epsilon", "canary.exposure"]
+    assert areas["privacy"] == ["privacy.mia_auc", "privacy.dp_accuracy", "privacy.canary_exposure"]
     assert [r.metric.name for r in doc.unmapped] == ["weird.thing"]
     art15_5 = _requirement(doc, "Art. 15(5)")
-    assert "attack.success_rate (m)" in art15_5.evidence and "mia.auc (m)" in art15_5.evidence
-    assert "dp.epsilon (m)" in _requirement(doc, "MEASURE 2.10").evidence
+    assert "attack.success_rate (m)" in art15_5.evidence and "privacy.mia_auc (m)" in art15_5.evidence
+    assert "privacy.dp_accuracy (m)" in _requirement(doc, "MEASURE 2.10").evidence
     assert "explain.comprehensiveness (m)" in _requirement(doc, "Art. 13(3)(b)(iv)").evidence
     assert not _requirement(doc, "MEASURE 2.2").evidenced                     # human subjects: never here
     assert _requirement(doc, "MEASURE 2.1").evidenced                         # provenance always

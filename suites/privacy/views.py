@@ -29,7 +29,7 @@ def roc_chart(evaluations: list[AttackEvaluation]) -> LineChartView:
     series = []
     for ev in evaluations:
         x, y = _thin(ev.roc.fpr, ev.roc.tpr)
-        series.append(Series(name=f"{ev.model} ({ev.scores.attack}), AUC {ev.auc.auc.value:.3f}", x=x, y=y))
+        series.append(Series(name=f"{ev.model} ({ev.scores.attack})", x=x, y=y))
     low = min((float(ev.roc.fpr[ev.roc.fpr > 0].min()) for ev in evaluations), default=1e-3)
     grid = np.geomspace(low, 1.0, 20).tolist()
     series.append(Series(name="chance", x=grid, y=grid))
