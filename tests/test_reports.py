@@ -500,3 +500,16 @@ def test_renderers_are_registered_and_follow_the_protocol(run, tmp_path):
         assert path == tmp_path / "out" / renderer.filename and path.stat().st_size > 0
     leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == [] and Path(tmp_path / "out" / "report.html").exists()
+
+
+def test_line_chart_log_axes_place_points_by_decade_and_drop_non_positive_values():
+    from reports.charts import LogScale, line_chart_svg
+
+    scale = LogScale(0.001, 1.0, 0.0, 300.0)
+    assert scale(0.001) == 0.0 and scale(1.0) == 300.0 and scale(0.01) == pytest.approx(100.0)
+    assert math.isnan(scale(0.0))
+    view = LineChartView(title="roc", series=[Series(name="a", x=[0.0, 0.001, 0.01, 1.0], y=[0.0, 0.002, 0.05, 1.0])],
+                         x_scale="log", y_scale="log")
+    svg = str(line_chart_svg(view))
+    assert ">0.001<" in svg and ">0.01<" in svg and ">1<" in svg and "<polyline" in svg
+    assert svg.count("<polyline") == 1      # the (0, 0) point is not drawn on log axes, the rest is one line
