@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from bench.common import emit, minilm_with_head, timed
+from bench.common import add_run_options, emit, minilm_with_head, parse_run_options, timed
 from audit.adapters.batching import length_order, pad_batch
 from audit.adapters.cache import ResultCache
 from audit.adapters.hf import HFAdapter
@@ -141,13 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="a local HF classifier folder (default: see module doc)")
     parser.add_argument("--n", type=int, default=300, help="number of rt_polarity sentences")
-    parser.add_argument("--json", type=Path, help="also write the result here")
+    add_run_options(parser)
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved timings of adapter and floor (median reported); the loop runs once")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_run_options(parser, argv)
     with tempfile.TemporaryDirectory() as work:
         model_dir = args.model or default_model_dir(Path(work))
         result = measure(model_dir, args.n, args.repeats)

@@ -35,7 +35,7 @@ from audit.adapters.metering import QueryMeter
 from audit.config import ModelSpec, default_cache_dir
 from audit.datasets import builtin_path
 from audit.wordnet import load_wordnet
-from bench.common import emit, timed
+from bench.common import add_run_options, emit, parse_run_options, timed
 from suites.robustness.attacks.char import CharAttack
 from suites.robustness.attacks.run import AttackRecord, run_attack
 from suites.robustness.attacks.word import WordAttack
@@ -219,11 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=20, help="rt_polarity examples (each attacked by both attacks)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved timings of ours and the floor (the fastest is reported)")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--json", type=Path, help="also write the result here")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    add_run_options(parser)
+    args = parse_run_options(parser, argv)
     model_dir = args.model or default_model_dir()
     if model_dir is None:
         print("bench.attack skipped: prepared:minilm-sentiment not found (an attack needs a real classifier); "

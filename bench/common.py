@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -34,3 +36,19 @@ def emit(result: dict, table: Callable[[dict], str], json_path: Path | None) -> 
     if json_path:
         json_path.write_text(json.dumps(result, indent=2))
     return 0
+
+
+def add_run_options(parser: "argparse.ArgumentParser") -> None:
+    """--threads and --json, the options every benchmark shares."""
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+
+
+def parse_run_options(parser: "argparse.ArgumentParser", argv: list[str] | None) -> "argparse.Namespace":
+    """Parse the arguments and apply --threads before any model is loaded."""
+    import torch
+
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args

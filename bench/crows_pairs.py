@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from audit.adapters.base import MaskedQuery
-from bench.common import emit, minilm_with_head, timed
+from bench.common import add_run_options, emit, minilm_with_head, parse_run_options, timed
 from audit.adapters.batching import length_order, pad_batch
 from audit.adapters.cache import ResultCache
 from audit.adapters.hf import HFAdapter
@@ -173,11 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=100, help="pairs for the slow reference loop")
     parser.add_argument("--pairs", type=int, default=None, help="pairs for ours and the floor (default: all 1,508)")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved timings of ours and the floor (median)")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--json", type=Path, help="also write the result here")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    add_run_options(parser)
+    args = parse_run_options(parser, argv)
     with tempfile.TemporaryDirectory() as work:
         model_dir = args.model or default_model_dir(Path(work))
         result = measure(model_dir, args.limit, args.pairs, args.repeats)

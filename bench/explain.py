@@ -37,7 +37,7 @@ from audit.adapters.hf import HFAdapter
 from audit.adapters.loading import load_adapter
 from audit.config import ModelSpec
 from bench.adapter_throughput import default_model_dir, rt_polarity_sentences
-from bench.common import emit, timed
+from bench.common import add_run_options, emit, parse_run_options, timed
 from suites.explainability.lime_method import lime_scores
 from suites.explainability.objective import ClassifierObjective
 from suites.explainability.scoring import Scorer
@@ -232,11 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=5, help="number of rt_polarity sentences")
     parser.add_argument("--shap-evals", type=int, default=500)
     parser.add_argument("--lime-samples", type=int, default=1000)
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--json", type=Path, help="also write the result here")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    add_run_options(parser)
+    args = parse_run_options(parser, argv)
     with tempfile.TemporaryDirectory() as work:
         model_dir = args.model or default_model_dir(Path(work))
         result = measure(model_dir, args.n, args.shap_evals, args.lime_samples)
