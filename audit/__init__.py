@@ -15,9 +15,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-_EXPORTS = {"render": "audit.api", "run_audit": "audit.api", "load_config": "audit.config",
+_EXPORTS = {"render": "audit.api", "run_audit": "audit.api", "load_config": "audit.config.schema",
             "AuditRun": "audit.results", "Metric": "audit.results", "SuiteResult": "audit.results",
-            "Runner": "audit.runner"}
+            "Runner": "audit.run.runner"}
 
 __all__ = sorted(_EXPORTS)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.config import load_config
-from audit.registry import load_renderers
+from audit.config.schema import load_config
+from audit.run.registry import load_renderers
 from audit.results import AuditRun
-from audit.runner import AdapterLoader, Runner
+from audit.run.runner import AdapterLoader, Runner
 from audit.store import HISTORY_FILE, RunStore, default_store
 
 RESULTS_FILENAME = "results.json"
@@ -30,10 +30,10 @@ def run_audit(config_path: str | Path, out_dir: str | Path, *, fresh: bool = Fal
 
     The store and the baseline are opened before the audit starts, so an unreachable store or an
     unknown tag fails at once (exit code 2) with nothing written."""
-    import audit.runner as runner_module
-    from audit.compression import attach_variants
-    from audit.provenance import code_fingerprint
-    from audit.regression import attach_comparison, check_baseline_protocol, headline_keys
+    import audit.run.runner as runner_module
+    from audit.regression.variant_report import attach_variants
+    from audit.run.provenance import code_fingerprint
+    from audit.regression.baseline import attach_comparison, check_baseline_protocol, headline_keys
 
     adapter_loader = adapter_loader or runner_module.default_adapter_loader
     loaded = load_config(config_path)

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 from bench.common import add_run_options, emit, minilm_with_head, parse_run_options, timed
-from audit.adapters.batching import length_order, pad_batch
-from audit.adapters.cache import ResultCache
-from audit.adapters.hf import HFAdapter
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec, default_cache_dir
-from audit.datasets import builtin_path
+from audit.models.adapters.batching import length_order, pad_batch
+from audit.models.adapters.cache import ResultCache
+from audit.models.adapters.hf import HFAdapter
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec, default_cache_dir
+from audit.data.resolver import builtin_path
 
 PREPARED_MODEL = "minilm-sentiment"
 ROW_LOOP = "pipeline loop"

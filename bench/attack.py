@@ -27,14 +27,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from audit.adapters.base import CachePolicy
-from audit.adapters.batching import length_order, pad_batch
-from audit.adapters.cache import ResultCache
-from audit.adapters.loading import load_adapter
-from audit.adapters.metering import QueryMeter
-from audit.config import ModelSpec, default_cache_dir
-from audit.datasets import builtin_path
-from audit.wordnet import load_wordnet
+from audit.models.adapters.base import CachePolicy
+from audit.models.adapters.batching import length_order, pad_batch
+from audit.models.adapters.cache import ResultCache
+from audit.models.adapters.loading import load_adapter
+from audit.models.adapters.metering import QueryMeter
+from audit.config.schema import ModelSpec, default_cache_dir
+from audit.data.resolver import builtin_path
+from audit.data.wordnet import load_wordnet
 from bench.common import add_run_options, emit, parse_run_options, timed
 from suites.robustness.attacks.char import CharAttack
 from suites.robustness.attacks.run import AttackRecord, run_attack

@@ -29,14 +29,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from audit.adapters.base import MaskedQuery
+from audit.models.adapters.base import MaskedQuery
 from bench.common import add_run_options, emit, minilm_with_head, parse_run_options, timed
-from audit.adapters.batching import length_order, pad_batch
-from audit.adapters.cache import ResultCache
-from audit.adapters.hf import HFAdapter
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
+from audit.models.adapters.batching import length_order, pad_batch
+from audit.models.adapters.cache import ResultCache
+from audit.models.adapters.hf import HFAdapter
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
 from suites.bias.crows_pairs import DEFAULT_DATA, CrowsPair, load_pairs
 from suites.bias.pll import masked_query, score_pairs_masked, shared_positions, special_token_ids
 

@@ -2,12 +2,12 @@
 
 All three train the same classifier (all-MiniLM-L6-v2's real encoder, from `minilm_base_dir()`,
 under a seeded random 2-label head), with its embeddings frozen in all three (Opacus cannot take
-their per-sample gradients; audit.training.dp.static_freezes), on the same batches of --batch real
+their per-sample gradients; audit.models.training.dp.static_freezes), on the same batches of --batch real
 rt_polarity sentences padded to --length tokens, from the same seeds, in one process:
 (a) non-private: AdamW on the batch's mean loss (the trainer's plain step);
 (b) hooks: Opacus per-sample gradients (GradSampleModule hooks), flat clipping, noise;
 (c) ghost: Opacus ghost clipping (two backward passes, no per-sample gradients kept).
-(b) and (c) are the trainer's own DP step (audit.training.dp.make_private + PrivateModel.step), on
+(b) and (c) are the trainer's own DP step (audit.models.training.dp.make_private + PrivateModel.step), on
 fixed-size batches rather than Poisson ones: the per-step cost at one batch size is what is compared.
 After --warmup steps of each, the --steps timed steps are interleaved (a, b, c on batch i, then
 batch i+1, ...) so that load from other processes falls on all three alike; the table shows the
@@ -31,10 +31,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from audit.datasets import builtin_path
-from audit.training import dp
-from audit.training.examples import Examples
-from audit.training.recipe import FineTuneRecipe, TrainingData
+from audit.data.resolver import builtin_path
+from audit.models.training import dp
+from audit.models.training.examples import Examples
+from audit.models.training.recipe import FineTuneRecipe, TrainingData
 from bench.common import emit, timed
 
 NON_PRIVATE, HOOKS, GHOST = "non-private", "opacus hooks", "opacus ghost"
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--quick", action="store_true", help="a tiny random BERT, batch 8, length 16 (for tests)")
     args = parser.parse_args(argv)
-    from audit.prepare_sentiment import minilm_base_dir, torch_threads
+    from audit.data.prepare.sentiment import minilm_base_dir, torch_threads
 
     with torch_threads(args.threads or os.cpu_count()), tempfile.TemporaryDirectory() as tmp:
         if args.quick:

@@ -30,12 +30,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from audit.adapters.base import IdsInput
-from audit.adapters.batching import length_order, pad_batch
-from audit.adapters.cache import ResultCache
-from audit.adapters.hf import HFAdapter
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
+from audit.models.adapters.base import IdsInput
+from audit.models.adapters.batching import length_order, pad_batch
+from audit.models.adapters.cache import ResultCache
+from audit.models.adapters.hf import HFAdapter
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
 from bench.adapter_throughput import default_model_dir, rt_polarity_sentences
 from bench.common import add_run_options, emit, parse_run_options, timed
 from suites.explainability.lime_method import lime_scores

@@ -2,7 +2,7 @@
 
 `results.json` is a public contract (DESIGN.md): CI jobs and dashboards read it, and
 `rai-audit report` rebuilds every other output from it alone. Files of an older schema
-(1.x) are migrated in memory (audit.migrate); a newer major version is refused.
+(1.x) are migrated in memory (audit.results.migrate); a newer major version is refused.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from audit.errors import DataError
 from audit.io import atomic_write_text
-from audit.migrate import MigrationError, major, upgrade
+from audit.results.migrate import MigrationError, major, upgrade
 from audit.results import SCHEMA_VERSION, AuditRun
 
 RESULTS_FILENAME = "results.json"

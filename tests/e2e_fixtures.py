@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.config import CACHE_ENV
-from audit.prepare import PREPARED_SUBDIR, missing_artifacts, prepare
+from audit.config.schema import CACHE_ENV
+from audit.data.prepare.build import PREPARED_SUBDIR, missing_artifacts, prepare
 
 PREPARED_ENV = "RAI_AUDIT_PREPARED"
 E2E_TRAIN_LIMIT = 2000

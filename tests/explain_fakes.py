@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from audit.adapters.base import (AttentionResult, Attribution, CachePolicy, Capability, Encoding, GradientRequest,
+from audit.models.adapters.base import (AttentionResult, Attribution, CachePolicy, Capability, Encoding, GradientRequest,
                                  IdsInput, ModelKind)
 from audit.errors import DataError
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.adapters.base import Capability, ModelKind
+from audit.models.adapters.base import Capability, ModelKind
 from audit.results import Metric, Outcomes
-from audit.suite import Context, Suite, SuiteConfig
+from audit.run.suite import Context, Suite, SuiteConfig
 
 
 class FakeAdapter:
@@ -79,7 +79,7 @@ class FakeSuite(Suite):
 
 
 def load_fake_or_real(name: str, where: str = "suite"):
-    from audit.registry import load_suite
+    from audit.run.registry import load_suite
 
     return FakeSuite if name == "fake" else load_suite(name, where=where)
 

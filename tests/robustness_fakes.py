@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from audit.adapters.base import CachePolicy, Capability, ModelKind
-from audit.adapters.cache import CacheStats
+from audit.models.adapters.base import CachePolicy, Capability, ModelKind
+from audit.models.adapters.cache import CacheStats
 
 WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
@@ -174,7 +174,7 @@ class BagOfWordsCausalLM:
         return sum(self.weights.get(w, 0.0) for w in words_of(prompt))
 
     def loglikelihood(self, requests, *, cache: CachePolicy = CachePolicy.PERSIST):
-        from audit.adapters.base import LoglikelihoodResult
+        from audit.models.adapters.base import LoglikelihoodResult
 
         self.calls.append(list(requests))
         out = []

@@ -12,13 +12,13 @@ from pydantic import ValidationError
 from sklearn.metrics import accuracy_score, f1_score
 from statsmodels.stats.proportion import proportion_confint
 
-from audit.adapters.base import Capability
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
+from audit.models.adapters.base import Capability
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
 from audit.errors import CapabilityError, ConfigError, DataError
 from audit.results import UNIT_PROPORTION, BarChartView, LineChartView, MatrixHeatmapView, SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.accuracy.classification import ACCURACY, ECE, MACRO_F1, RECALL
 from suites.accuracy.lm_eval_bridge import AdapterLM
 from suites.accuracy.lm_eval_part import TASKS_FOLDER, lm_eval_metric_name

@@ -11,12 +11,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSequenceClassification, \
     AutoTokenizer
 
-from audit.adapters.base import Capability, MaskedQuery, ModelAdapter, ModelKind
-from audit.adapters.cache import ResultCache
-from audit.adapters.causal_ops import ScoreJob
-from audit.adapters.hf import HFAdapter
-from audit.adapters.loading import infer_kind, load_adapter
-from audit.config import ModelSpec
+from audit.models.adapters.base import Capability, MaskedQuery, ModelAdapter, ModelKind
+from audit.models.adapters.cache import ResultCache
+from audit.models.adapters.causal_ops import ScoreJob
+from audit.models.adapters.hf import HFAdapter
+from audit.models.adapters.loading import infer_kind, load_adapter
+from audit.config.schema import ModelSpec
 from audit.errors import CapabilityError, DataError, ModelLoadError
 
 ATOL = 1e-4

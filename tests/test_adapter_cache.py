@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters.base import LoglikelihoodResult
-from audit.adapters.batching import BatchPolicy, length_order, pad_batch, run_batched
-from audit.adapters.cache import CACHE_FILE_NAME, ResultCache, cache_key
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
+from audit.models.adapters.base import LoglikelihoodResult
+from audit.models.adapters.batching import BatchPolicy, length_order, pad_batch, run_batched
+from audit.models.adapters.cache import CACHE_FILE_NAME, ResultCache, cache_key
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
 from tests.tiny_models import build_tiny_classifier
 
 TEXTS = ["a good movie", "a bad movie that goes on and on", "fine", "not my kind of film at all"]

@@ -7,10 +7,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-from audit.adapters.base import Capability, GradientRequest, IdsInput, LossRequest
-from audit.adapters.loading import load_adapter
-from audit.adapters.metering import BudgetExceeded, QueryMeter
-from audit.config import ModelSpec
+from audit.models.adapters.base import Capability, GradientRequest, IdsInput, LossRequest
+from audit.models.adapters.loading import load_adapter
+from audit.models.adapters.metering import BudgetExceeded, QueryMeter
+from audit.config.schema import ModelSpec
 from audit.errors import CapabilityError, DataError
 
 TEXTS = ["a good movie", "a bad movie that goes on and on", "fine"]

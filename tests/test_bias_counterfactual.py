@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver, builtin_path, read_text
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver, builtin_path, read_text
 from audit.errors import ConfigError, DataError
 from audit.results import UNIT_PROPORTION, SuiteResult, group_key
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.bias import counterfactual as C
 from suites.bias import swaps as S
 

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver, builtin_path
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver, builtin_path
 from audit.errors import ConfigError, DataError
 from audit.results import UNIT_PROPORTION, SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.bias import fairness as F
 
 HATECHECK = builtin_path("hatecheck/test_suite_cases.csv")

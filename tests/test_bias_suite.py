@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from audit.adapters.base import Capability
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
+from audit.models.adapters.base import Capability
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
 from audit.errors import ConfigError
 from audit.results import Severity, SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.bias.suite import PART_KEYS, BiasConfig, BiasSuite
 
 # keep the tiny-model runs small; every part still reads its real default data

@@ -9,12 +9,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
 from audit.errors import DataError
 from audit.results import SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from tests.reference import causal_sentence_logprob
 from suites.bias.templates import (ASSOCIATION, DEFAULT_PROBES, STEREOTYPE_GAP, Attribute, TemplateProbeConfig,
                                    TemplateProbePart, balanced_subset, causal_cells, fill, load_probes,

@@ -10,12 +10,12 @@ import torch
 from statsmodels.stats.proportion import proportion_confint
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
 from audit.errors import DataError
 from audit.results import UNIT_PROPORTION, SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from tests.reference import causal_sentence_logprob
 from suites.bias.winobias import (DEFAULT_FILES, PRO_ANTI_GAP, PRO_PREFERENCE, WinoBiasConfig, WinoBiasPart,
                                   load_pairs, parse_line, pro_anti_gaps, pro_preference)

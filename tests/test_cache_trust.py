@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-import audit.adapters.runtime as runtime
-from audit.adapters import batching
-from audit.adapters.base import CachePolicy
-from audit.adapters.batching import BatchPolicy, OomCap, run_batched
-from audit.adapters.cache import CACHE_FILE_NAME, CacheScope, ResultCache, cache_key
-from audit.adapters.codec import CacheDecodeError, decode, encode
-from audit.adapters.loading import load_adapter, model_fingerprint
-from audit.config import ModelSpec
+import audit.models.adapters.runtime as runtime
+from audit.models.adapters import batching
+from audit.models.adapters.base import CachePolicy
+from audit.models.adapters.batching import BatchPolicy, OomCap, run_batched
+from audit.models.adapters.cache import CACHE_FILE_NAME, CacheScope, ResultCache, cache_key
+from audit.models.adapters.codec import CacheDecodeError, decode, encode
+from audit.models.adapters.loading import load_adapter, model_fingerprint
+from audit.config.schema import ModelSpec
 
 TEXTS = ["a good movie", "a bad movie that goes on and on", "fine"]
 
@@ -112,11 +112,11 @@ def test_planted_pickle_is_never_loaded(tmp_path, monkeypatch):
     reopened = ResultCache.in_dir(tmp_path)
     found = reopened.get_many(["good", "evil"])
     assert set(found) == {"good"} and not (tmp_path / "PWNED_BY_CACHE").exists()
-    assert "pickle" not in sys.modules["audit.adapters.cache"].__dict__
+    assert "pickle" not in sys.modules["audit.models.adapters.cache"].__dict__
 
 
 def test_codec_round_trips_results_and_refuses_object_arrays():
-    from audit.adapters.base import Fill, LoglikelihoodResult, TokenLogprobs
+    from audit.models.adapters.base import Fill, LoglikelihoodResult, TokenLogprobs
 
     values = [np.array([[1.5, float("nan")]], dtype=np.float32), LoglikelihoodResult(-1.25, False, 3),
               [Fill("a", 1, 0.5)], TokenLogprobs(["a", "b"], [1, 2], np.array([-0.5])), (1, "x"),
@@ -205,7 +205,7 @@ def test_cpu_bf16_keeps_float32_weights_and_autocasts(tiny_classifier_dir):
 
 
 def test_fast_dtype_follows_the_cpu_flags(tmp_path):
-    from audit.adapters.loading import cpu_has_fast_bf16
+    from audit.models.adapters.loading import cpu_has_fast_bf16
 
     (tmp_path / "amx").write_text("processor\t: 0\nflags\t\t: fpu sse avx512f amx_bf16 amx_tile\n")
     (tmp_path / "old").write_text("processor\t: 0\nflags\t\t: fpu sse avx2\n")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-import audit.cli as cli
-import audit.runner as runner_module
+import audit.cli.app as cli
+import audit.run.runner as runner_module
 from tests.fakes import load_fake_or_real, write
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from audit.compare import ComparisonRefused, compare_models, compare_runs, flagged_first
-from audit.config_sections import RegressionSpec
-from audit.multiple_testing import holm
+from audit.regression.compare import ComparisonRefused, compare_models, compare_runs, flagged_first
+from audit.config.sections import RegressionSpec
+from audit.stats.multiple_testing import holm
 from audit.results import (AuditRun, DatasetProvenance, Metric, Outcomes, Provenance, Status, SuiteResult,
                            UNIT_PROPORTION)
 from audit.stats import paired_bootstrap_distance

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit.cli import main
-from audit.config import load_config
+from audit.cli.app import main
+from audit.config.schema import load_config
 from audit.errors import ConfigError
 from tests.fakes import write
 

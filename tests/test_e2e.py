@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.cli import main
+from audit.cli.app import main
 from reports.json_report import load_run
 
 PLANTED = "<script>alert('planted')</script>"
@@ -79,7 +79,7 @@ def test_cli_run_writes_reports_escapes_data_and_reuses_cache(tmp_path, tiny_cla
     assert [m.value for m in again.suites[0].metrics] == [m.value for m in run.suites[0].metrics]
 
     # Paired comparison of the two runs: every outcome set pairs up in full, nothing regresses.
-    from audit.compare import compare_runs
+    from audit.regression.compare import compare_runs
 
     rows = compare_runs(run, again).metrics
     assert {r.metric for r in rows} >= {"accuracy.accuracy", "lm_eval.bbq_disambig_mc.acc", "crows_pairs.metric",

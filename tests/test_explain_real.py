@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
 from audit.results import SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.explainability import metrics as M
 from suites.explainability.config import ExplainabilityConfig
 from suites.explainability.suite import ExplainabilitySuite

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from audit.adapters.loading import load_adapter
-from audit.cli import main
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
+from audit.models.adapters.loading import load_adapter
+from audit.cli.app import main
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
 from audit.results import SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.explainability import metrics as M
 from suites.explainability.config import METHODS, ExplainabilityConfig
 from suites.explainability.suite import ExplainabilitySuite

@@ -11,12 +11,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from audit.adapters.loading import load_adapter
-from audit.datasets import sha256_file
+from audit.models.adapters.loading import load_adapter
+from audit.data.resolver import sha256_file
 from audit.errors import ConfigError
-from audit.model_factory import LocalModelFactory
-from audit.training.finetune import REPORT_NAME, FineTuneTrainer, validate
-from audit.training.recipe import FineTuneRecipe, PrivacySpec, TrainingData
+from audit.models.local_factory import LocalModelFactory
+from audit.models.training.finetune import REPORT_NAME, FineTuneTrainer, validate
+from audit.models.training.recipe import FineTuneRecipe, PrivacySpec, TrainingData
 
 POSITIVE = ["good", "great", "fine", "lovely", "nice", "excellent", "wonderful", "superb"]
 NEGATIVE = ["bad", "awful", "terrible", "poor", "horrible", "dreadful", "boring", "weak"]
@@ -154,7 +154,7 @@ def test_bad_inputs_raise_config_errors_naming_the_field(tiny_classifier_dir, tm
 
 
 def test_thread_count_setting(monkeypatch):
-    from audit.training.finetune import training_threads
+    from audit.models.training.finetune import training_threads
 
     assert training_threads() == 1
     monkeypatch.setenv("RAI_AUDIT_TRAIN_THREADS", "0")

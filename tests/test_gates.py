@@ -7,8 +7,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from audit.config import Gate
-from audit.gates import apply_gates, evaluate_gate
+from audit.config.schema import Gate
+from audit.regression.gates import apply_gates, evaluate_gate
 from audit.results import Condition, Metric, Severity, SuiteResult, UNIT_PROPORTION
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from audit.compare import compare_runs
-from audit.config import Gate
+from audit.regression.compare import compare_runs
+from audit.config.schema import Gate
 from audit.errors import DataError
-from audit.gates import evaluate_gate
-from audit.migrate import migrate_metric, migrate_v1, parse_v1_group
+from audit.regression.gates import evaluate_gate
+from audit.results.migrate import migrate_metric, migrate_v1, parse_v1_group
 from audit.results import SCHEMA_VERSION, UNIT_PROPORTION, Severity
 from reports.html import render_html
 from reports.json_report import load_run

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from audit.adapters.loading import load_adapter, resolve_model_dir
-from audit.config import ModelSpec
-from audit.datasets import sha256_file
+from audit.models.adapters.loading import load_adapter, resolve_model_dir
+from audit.config.schema import ModelSpec
+from audit.data.resolver import sha256_file
 from audit.errors import ModelLoadError
-from audit.model_factory import LocalModelFactory
-from audit.training.recipe import FineTuneRecipe, TrainingData
+from audit.models.local_factory import LocalModelFactory
+from audit.models.training.recipe import FineTuneRecipe, TrainingData
 
 
 class CopyTrainer:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from audit.multiple_testing import adjust, benjamini_hochberg, holm
+from audit.stats.multiple_testing import adjust, benjamini_hochberg, holm
 
 
 @pytest.mark.parametrize("seed", range(5))

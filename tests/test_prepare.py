@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from audit.datasets import read_jsonl
+from audit.data.resolver import read_jsonl
 from audit.errors import ConfigError, DataError
-from audit.prepare import (ARTIFACT_NAMES, SENTIMENT_NAME, SMOLLM_NAME, SPLIT_NAME, missing_artifacts,
+from audit.data.prepare.build import (ARTIFACT_NAMES, SENTIMENT_NAME, SMOLLM_NAME, SPLIT_NAME, missing_artifacts,
                            prepare)
-from audit.prepare_manifest import (MANIFEST_NAME, STAGING_PREFIX, Artifact, PrepareError, ensure_artifact,
+from audit.data.prepare.manifest import (MANIFEST_NAME, STAGING_PREFIX, Artifact, PrepareError, ensure_artifact,
                                     is_complete, read_manifest)
-from audit.prepare_sentiment import TRAINING_INFO_NAME, FineTuneRecipe, finetune_sentiment
-from audit.prepare_smollm import SanityProbe, continuation_logprobs, sanity_check, strip_quantization
-from audit.prepare_split import SOURCE_DIR, build_split
+from audit.data.prepare.sentiment import TRAINING_INFO_NAME, FineTuneRecipe, finetune_sentiment
+from audit.data.prepare.smollm import SanityProbe, continuation_logprobs, sanity_check, strip_quantization
+from audit.data.prepare.split import SOURCE_DIR, build_split
 
 N_SENTENCES = 10_662
 

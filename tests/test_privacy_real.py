@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
-from audit.model_factory import LocalModelFactory
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
+from audit.models.local_factory import LocalModelFactory
 from audit.results import Status
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.privacy.attacks import example_losses
 from suites.privacy.config import PrivacyConfig
 from suites.privacy.data import load_texts

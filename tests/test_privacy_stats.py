@@ -12,9 +12,9 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from suites.privacy.exposure import exposure, random_secret, secret_space_size
-from suites.privacy.one_run import (audit_one_run, delta_zero_bound_all_correct, epsilon_lower_bound,
+from audit.stats.dp_audit import (audit_one_run, delta_zero_bound_all_correct, epsilon_lower_bound,
                                     guesses_from_scores, p_value)
-from suites.privacy.roc import auc_with_ci, empirical_epsilon, roc_points, tpr_at_fpr
+from audit.stats.membership import auc_with_ci, empirical_epsilon, roc_points, tpr_at_fpr
 
 
 def _scores(seed: int, n_members: int, n_non: int, shift: float, decimals: int | None = None):

@@ -13,20 +13,20 @@ import numpy as np
 import pytest
 import yaml
 
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec, load_config
-from audit.datasets import DataResolver
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec, load_config
+from audit.data.resolver import DataResolver
 from audit.errors import ConfigError
-from audit.model_factory import LocalModelFactory
+from audit.models.local_factory import LocalModelFactory
 from audit.results import LineChartView, Status, TableView
-from audit.runner import Runner
-from audit.suite import Context
+from audit.run.runner import Runner
+from audit.run.suite import Context
 from suites.privacy.attacks import example_losses, loss_attack
 from suites.privacy.canary_part import FRESH, run_canaries
 from suites.privacy.config import PrivacyConfig, SecretConfig
 from suites.privacy.data import Texts
 from suites.privacy.metrics import (DP_ACCURACY, DP_ACCURACY_CHANGE, EMPIRICAL_EPSILON, MIA_AUC, MIA_TPR_AT_FPR)
-from suites.privacy.roc import auc_with_ci
+from audit.stats.membership import auc_with_ci
 
 WORDS = ("good great fine bad dull awful film movie plot cast story music actor script scene comedy drama "
          "warm cold funny boring moving tedious brilliant weak heart mess").split()
@@ -111,7 +111,7 @@ def test_privacy_suite_runs_membership_dp_and_one_run_audit(tiny_classifier_dir,
 def test_loss_attack_sees_an_overfit_model_and_not_an_unseen_one(tiny_classifier_dir, tmp_path):
     """Members with random labels, memorised by many steps: AUC well above 0.5; the untrained
     base never saw them: AUC within noise of 0.5."""
-    from audit.training.recipe import FineTuneRecipe, TrainingData
+    from audit.models.training.recipe import FineTuneRecipe, TrainingData
 
     rows = sentences(128, 7)
     members, non_members = rows[:64], rows[64:]

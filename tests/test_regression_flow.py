@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import audit.runner as runner_module
-from audit.adapters.base import Capability, ModelKind
-from audit.cli import main
+import audit.run.runner as runner_module
+from audit.models.adapters.base import Capability, ModelKind
+from audit.cli.app import main
 from audit.results import Metric, Outcomes, Status, UNIT_PROPORTION
 from audit.stats import wilson_proportion
-from audit.suite import Context, Suite, SuiteConfig
+from audit.run.suite import Context, Suite, SuiteConfig
 from reports.json_report import load_run
 
 N = 400
@@ -62,7 +62,7 @@ class ScoredSuite(Suite):
 
 @pytest.fixture(autouse=True)
 def _fakes(monkeypatch):
-    from audit.registry import load_suite
+    from audit.run.registry import load_suite
 
     monkeypatch.setattr(runner_module, "load_suite",
                         lambda name, where="suite": ScoredSuite if name == "scored" else load_suite(name, where=where))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.cli import main
+from audit.cli.app import main
 from audit.results import Status
 from reports.formatting import format_value
 from reports.json_report import load_run

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.adapters.metering import QueryMeter
+from audit.models.adapters.metering import QueryMeter
 from suites.robustness.attacks.char import CharAttack
 from suites.robustness.attacks.run import STOP_UNVERIFIED, attack_example, fill_similarity, verify
 from suites.robustness.attacks.search import (FAILED, SKIPPED, STOP_BUDGET, STOP_WORD_LIMIT, SUCCEEDED,

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from audit.datasets import builtin_path, read_text
+from audit.data.resolver import builtin_path, read_text
 from suites.robustness.perturbations import CATALOGUE, PERTURBATION_NAMES, build
 from suites.robustness.perturbations.contractions import contraction, expansion
 from suites.robustness.perturbations.names import load_names

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters.base import CachePolicy
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec
-from audit.datasets import DataResolver
+from audit.models.adapters.base import CachePolicy
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec
+from audit.data.resolver import DataResolver
 from audit.results import Condition
-from audit.suite import Context
-from audit.wordnet import DEBIAN_WORDNET_DIR, has_database
+from audit.run.suite import Context
+from audit.data.wordnet import DEBIAN_WORDNET_DIR, has_database
 from suites.robustness.attacks.search import Document, Proposal
 from suites.robustness.attacks.similarity import SentenceSimilarity, cosine_rows
 from suites.robustness.attacks.word import WordExampleAttack

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from audit.config import load_config
-from audit.datasets import DataResolver
+from audit.config.schema import load_config
+from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
 from audit.results import (UNIT_PROPORTION, BarChartView, Condition, ExampleListView, LineChartView, SuiteResult,
                            TableView)
-from audit.runner import Runner
+from audit.run.runner import Runner
 from audit.stats import mcnemar
-from audit.suite import Context
-from audit.wordnet import DEBIAN_WORDNET_DIR, has_database
+from audit.run.suite import Context
+from audit.data.wordnet import DEBIAN_WORDNET_DIR, has_database
 from suites.robustness.config import RobustnessConfig
 from suites.robustness.export import EXPORT_FILE
 from suites.robustness.metrics import (ATTACK_ACCURACY_UNDER_ATTACK, ATTACK_QUERIES, ATTACK_SUCCESS_RATE,
@@ -253,7 +253,7 @@ def test_bad_config_is_a_config_error_naming_the_key(tmp_path, config, key, mess
 
 
 def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, capsys, tiny_classifier_dir):
-    import audit.cli as cli
+    import audit.cli.app as cli
 
     config = tmp_path / "audit.yaml"
     config.write_text(json.dumps({"models": {"m": {"path": str(tiny_classifier_dir)}},
@@ -265,7 +265,7 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, capsys, tiny
 
 
 def test_bad_data_through_the_cli_exits_2_naming_file_and_line(tmp_path, capsys, tiny_classifier_dir):
-    import audit.cli as cli
+    import audit.cli.app as cli
 
     path = write_dataset(tmp_path)
     path.write_bytes(path.read_bytes().replace(b"brilliant", b"brilli\xffant", 1))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.prepare import prepare_wordnet
-from audit.wordnet import (DEBIAN_WORDNET_DIR, LEXNAMES, LEXNAMES_FILE, REQUIRED_FILES, find_wordnet, has_database,
+from audit.data.prepare.build import prepare_wordnet
+from audit.data.wordnet import (DEBIAN_WORDNET_DIR, LEXNAMES, LEXNAMES_FILE, REQUIRED_FILES, find_wordnet, has_database,
                            install_wordnet, is_nltk_wordnet, lexnames_text, load_wordnet, nltk_data_dir)
 from suites.robustness.lexicon import WordNetLexicon
 

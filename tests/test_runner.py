@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import audit.runner as runner_module
+import audit.run.runner as runner_module
 from audit.api import render
-from audit.config import load_config
-from audit.runner import EXIT_CODES, Runner
+from audit.config.schema import load_config
+from audit.run.runner import EXIT_CODES, Runner
 from audit.results import SCHEMA_VERSION, Status
 from tests.fakes import FakeAdapter, fake_fingerprinter, fake_loader, load_fake_or_real, write
 
@@ -88,9 +88,9 @@ def test_resume_skips_finished_jobs(tmp_path):
 SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
-import audit.runner as r
+import audit.run.runner as r
 from tests.fakes import fake_fingerprinter, fake_loader, load_fake_or_real
-from audit.config import load_config
+from audit.config.schema import load_config
 r.load_suite = load_fake_or_real
 run = r.Runner(load_config(sys.argv[1]), sys.argv[2], adapter_loader=fake_loader, fingerprinter=fake_fingerprinter,
                show_progress=False).run()

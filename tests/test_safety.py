@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from audit.config import load_config
-from audit.datasets import BUILTIN_DIR, DataResolver
+from audit.config.schema import load_config
+from audit.data.resolver import BUILTIN_DIR, DataResolver
 from audit.errors import ConfigError, DataError
 from suites.bias.templates import resolve_probe_path
 from tests.fakes import write

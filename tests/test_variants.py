@@ -11,12 +11,12 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from audit.adapters.base import Capability
-from audit.adapters.loading import load_adapter
-from audit.config import ModelSpec, load_config
+from audit.models.adapters.base import Capability
+from audit.models.adapters.loading import load_adapter
+from audit.config.schema import ModelSpec, load_config
 from audit.errors import ConfigError
-from audit.variants import materialize
-from audit.variants.quantized import QUANTIZED_MARKER, QUANTIZED_WEIGHTS
+from audit.models.variants import materialize
+from audit.models.variants.quantized import QUANTIZED_MARKER, QUANTIZED_WEIGHTS
 from tests.tiny_models import build_tiny_classifier
 
 TEXTS = ["a warm and funny film", "dull, tedious and far too long", "the plot never comes together", "great cast"]

@@ -273,7 +273,7 @@ class RunStore:
     def snapshot(self, run: AuditRun, metrics: list[tuple[str, str, str]], limit: int) -> list[MetricHistory]:
         """The history of `metrics` ((suite, model, name), overall, original condition) over the last
         `limit` stored runs of the same audit protocol as `run`, for the report's trend charts."""
-        from audit.comparability import protocol_sha256
+        from audit.regression.comparability import protocol_sha256
 
         if not metrics or limit <= 0:
             return []

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from audit.comparability import protocol_sha256
+from audit.regression.comparability import protocol_sha256
 from audit.results import (AuditRun, Condition, Finding, Metric, Outcomes, Provenance, Severity, Status, SuiteResult,
                            group_key, parse_group)
 

@@ -31,7 +31,7 @@ runs = Table(
     Column("status", String(16), nullable=False),
     Column("config_path", Text),
     Column("config_sha256", String(64)),
-    Column("protocol_sha256", String(64)),     # the comparable part of the config (audit.comparability)
+    Column("protocol_sha256", String(64)),     # the comparable part of the config (audit.regression.comparability)
     Column("seed", Integer),
     Column("git_revision", String(80)),
     Column("device", Text),

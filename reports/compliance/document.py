@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from audit.config_sections import ModelCardSpec
+from audit.config.sections import ModelCardSpec
 from audit.results import AuditRun, Condition, Finding, Metric, Severity, Status
 from reports.compliance.catalog import Mapping, load_caveats, load_mapping
 

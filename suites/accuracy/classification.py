@@ -6,10 +6,10 @@ import numpy as np
 
 from audit.errors import DataError
 from audit.results import UNIT_PROPORTION, Group, Metric, Outcomes, SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.accuracy import metrics as M
 from suites.accuracy import views
-from suites.accuracy.labelled import LabelledData
+from audit.data.labelled import LabelledData
 
 ACCURACY = "accuracy.accuracy"
 MACRO_F1 = "accuracy.macro_f1"

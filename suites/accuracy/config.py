@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from audit.suite import SuiteConfig
+from audit.run.suite import SuiteConfig
 from suites.accuracy.metrics import DEFAULT_ECE_BINS
 
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from lm_eval.api.model import LM
 
-from audit.adapters.base import ModelAdapter
+from audit.models.adapters.base import ModelAdapter
 from audit.errors import CapabilityError, ConfigError
 
 # lm-eval reports metrics as "<metric>,<filter>"; loglikelihood tasks use the "none" filter.

@@ -9,11 +9,11 @@ import numpy as np
 from audit.errors import ConfigError
 from audit.results import UNIT_PROPORTION, Estimate, Finding, Metric, Outcomes, Severity, SuiteResult
 from audit.stats import bootstrap_mean, is_binary, wilson_proportion
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.accuracy import views
 from suites.accuracy.config import LmEvalConfig
 from suites.accuracy.lm_eval_bridge import LmEvalRun, TaskOutcomes, run_tasks
-from suites.accuracy.tasks import SHIPPED_TASKS, materialize_task
+from audit.data.tasks import SHIPPED_TASKS, materialize_task
 
 LM_EVAL_PREFIX = "lm_eval"
 TASKS_FOLDER = "lm_eval_tasks"

@@ -6,12 +6,12 @@ per lm-eval run (loglikelihood); metric code lives in `metrics.py` as pure funct
 
 from __future__ import annotations
 
-from audit.adapters.base import Capability
+from audit.models.adapters.base import Capability
 from audit.results import SuiteResult
-from audit.suite import Context, Suite, SuiteConfig
+from audit.run.suite import Context, Suite, SuiteConfig
 from suites.accuracy.classification import score_dataset
 from suites.accuracy.config import AccuracyConfig, LabelledDataset, LmEvalConfig
-from suites.accuracy.labelled import load_labelled
+from audit.data.labelled import load_labelled
 from suites.accuracy.lm_eval_part import score_lm_eval
 
 __all__ = ["AccuracySuite", "AccuracyConfig", "LabelledDataset", "LmEvalConfig"]

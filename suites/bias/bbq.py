@@ -16,13 +16,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from audit.adapters.base import Capability, ModelAdapter
-from audit.datasets import read_jsonl
+from audit.models.adapters.base import Capability, ModelAdapter
+from audit.data.resolver import read_jsonl
 from audit.errors import DataError
 from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Estimate, Example, ExampleListView, Finding,
                            Metric, Outcomes, Severity, Span, SuiteResult, TableView)
 from audit.stats import bootstrap_estimate, wilson_proportion
-from audit.suite import Context, SuiteConfig
+from audit.run.suite import Context, SuiteConfig
 
 KEY = "bbq"
 ACCURACY_AMBIG = f"{KEY}.accuracy_ambig"

@@ -16,14 +16,14 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from audit.adapters.base import Capability, ModelAdapter
-from audit.datasets import read_text
+from audit.models.adapters.base import Capability, ModelAdapter
+from audit.data.resolver import read_text
 from audit.errors import ConfigError, DataError
 from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Estimate, Example, ExampleListView, Finding, Group,
                            MatrixHeatmapView, Metric, Outcomes, Severity, Span, SuiteResult, TableView, group_key,
                            group_label)
 from audit.stats import bootstrap_estimate, clustered_wilson
-from audit.suite import Context, SuiteConfig
+from audit.run.suite import Context, SuiteConfig
 from suites.bias.swaps import (build_swap_table, hatecheck_variants, learn_identity_terms, parse_swap_lines,
                                require_hatecheck_columns, swap_pattern, swap_words)
 

@@ -16,13 +16,13 @@ from typing import ClassVar, Sequence
 import numpy as np
 from pydantic import Field
 
-from audit.adapters.base import ModelAdapter
-from audit.datasets import DataResolver
+from audit.models.adapters.base import ModelAdapter
+from audit.data.resolver import DataResolver
 from audit.errors import DataError
 from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Example, ExampleListView, Finding, Group, Metric,
                            Outcomes, Severity, Span, SuiteResult, TableView)
 from audit.stats import wilson_proportion
-from audit.suite import Context, SuiteConfig
+from audit.run.suite import Context, SuiteConfig
 from suites.bias.pll import SCORING_MASKED, scoring_mode, score_pairs
 
 KEY = "crows_pairs"

@@ -19,12 +19,12 @@ from fairlearn.metrics import (MetricFrame, demographic_parity_difference, demog
                                selection_rate)
 from sklearn.metrics import accuracy_score
 
-from audit.adapters.base import Capability, ModelAdapter
+from audit.models.adapters.base import Capability, ModelAdapter
 from audit.errors import ConfigError, DataError
 from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Finding, Group, Metric, Severity, SuiteResult,
                            TableView, group_key, group_label)
 from audit.stats import wilson_interval
-from audit.suite import Context, SuiteConfig
+from audit.run.suite import Context, SuiteConfig
 
 KEY = "fairness"
 ACCURACY = f"{KEY}.accuracy"

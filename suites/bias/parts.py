@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol
 
-from audit.adapters.base import ModelAdapter
+from audit.models.adapters.base import ModelAdapter
 from audit.results import SuiteResult
-from audit.suite import Context, SuiteConfig
+from audit.run.suite import Context, SuiteConfig
 
 
 class BiasPart(Protocol):

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from audit.adapters.base import Capability, MaskedQuery, ModelAdapter
+from audit.models.adapters.base import Capability, MaskedQuery, ModelAdapter
 
 SCORING_MASKED = "masked_pll"
 SCORING_CAUSAL = "causal_ll"

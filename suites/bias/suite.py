@@ -11,10 +11,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from audit.adapters.base import Capability
+from audit.models.adapters.base import Capability
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
-from audit.suite import Context, Suite, SuiteConfig
+from audit.run.suite import Context, Suite, SuiteConfig
 from suites.bias.bbq import BBQConfig, BBQPart
 from suites.bias.counterfactual import CounterfactualConfig, CounterfactualPart
 from suites.bias.crows_pairs import CrowsPairsConfig, CrowsPairsPart

@@ -18,13 +18,13 @@ import numpy as np
 import yaml
 from pydantic import Field
 
-from audit.adapters.base import Capability, MaskedQuery, ModelAdapter
-from audit.datasets import DataResolver, confined_path, read_text
+from audit.models.adapters.base import Capability, MaskedQuery, ModelAdapter
+from audit.data.resolver import DataResolver, confined_path, read_text
 from audit.errors import DataError
 from audit.results import (Bar, BarChartView, Example, ExampleListView, Finding, Group, Metric, Severity, Span,
                            SuiteResult, TableView)
 from audit.stats import bootstrap_estimate, bootstrap_mean
-from audit.suite import Context, SuiteConfig
+from audit.run.suite import Context, SuiteConfig
 from suites.bias.pll import SCORING_MASKED, replaced_span, score_texts_causal, scoring_mode
 
 KEY = "templates"

@@ -15,13 +15,13 @@ from typing import ClassVar, Sequence
 import numpy as np
 from pydantic import Field
 
-from audit.adapters.base import MaskedQuery, ModelAdapter
-from audit.datasets import DataResolver, read_text
+from audit.models.adapters.base import MaskedQuery, ModelAdapter
+from audit.data.resolver import DataResolver, read_text
 from audit.errors import DataError
 from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Example, ExampleListView, Finding, Group, Metric,
                            Outcomes, Severity, Span, SuiteResult, TableView)
 from audit.stats import bootstrap_mean, wilson_proportion
-from audit.suite import Context, SuiteConfig
+from audit.run.suite import Context, SuiteConfig
 from suites.bias.crows_pairs import seeded_subset, word_diff_spans
 from suites.bias.pll import (SCORING_MASKED, differing_position, masked_query, score_texts_causal,
                              scoring_mode)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from suites.explainability.faithfulness import spearman
+from audit.stats.ranks import spearman
 
 
 def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:

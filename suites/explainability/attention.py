@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from audit.adapters.base import AttentionResult, ModelAdapter, ModelKind
+from audit.models.adapters.base import AttentionResult, ModelAdapter, ModelKind
 from suites.explainability.subjects import Subject
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from audit.suite import SuiteConfig
+from audit.run.suite import SuiteConfig
 from suites.explainability.tokens import Masking
 
 SHAP = "shap"

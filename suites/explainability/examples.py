@@ -13,9 +13,9 @@ import jinja2
 import numpy as np
 import yaml
 
-from audit.datasets import DataResolver
+from audit.data.resolver import DataResolver
 from audit.errors import DataError
-from suites.accuracy.tasks import SHIPPED_TASKS, TASKS_DIR
+from audit.data.tasks import SHIPPED_TASKS, TASKS_DIR
 from suites.explainability.config import DatasetSource, ExamplesConfig
 
 TARGET_DELIMITER = " "              # lm-eval's default between a prompt and a choice

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit.stats.ranks import spearman
+
 THRESHOLDS = np.arange(0.1, 1.1, 0.1)   # ferret's removal_args["thresholds"], float steps included
 
 
@@ -69,31 +71,6 @@ def aopc(full: float, masked: np.ndarray) -> float:
     """Mean drop f(x) − f(masked) over the masked inputs (0 when there are none)."""
     masked = np.asarray(masked, dtype=np.float64)
     return float(np.mean(full - masked)) if masked.size else 0.0
-
-
-def rankdata(values: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share the mean rank), as scipy.stats.rankdata."""
-    values = np.asarray(values, dtype=np.float64)
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(1, len(values) + 1)
-    for value in np.unique(values):
-        tied = values == value
-        if tied.sum() > 1:
-            ranks[tied] = ranks[tied].mean()
-    return ranks
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation; NaN when either side is constant or shorter than 2."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"spearman needs equal lengths ({a.size} vs {b.size})")
-    if a.size < 2:
-        return float("nan")
-    ra, rb = rankdata(a) - (a.size + 1) / 2, rankdata(b) - (b.size + 1) / 2
-    denominator = np.sqrt((ra * ra).sum() * (rb * rb).sum())
-    return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")
 
 
 def loo_rank_correlation(scores: np.ndarray, loo_drops: np.ndarray) -> float:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from audit.adapters.base import Attribution, GradientRequest, ModelAdapter, ModelKind
+from audit.models.adapters.base import Attribution, GradientRequest, ModelAdapter, ModelKind
 from suites.explainability.subjects import Subject
 from suites.explainability.tokens import align_by_offsets
 

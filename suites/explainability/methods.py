@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from audit.adapters.base import AttentionResult, ModelAdapter
+from audit.models.adapters.base import AttentionResult, ModelAdapter
 from suites.explainability.attention import attention_scores
 from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, LIME, OCCLUSION, SHAP,
                                           ExplainabilityConfig)

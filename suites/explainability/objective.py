@@ -12,7 +12,7 @@ from typing import Hashable, Protocol, Sequence
 
 import numpy as np
 
-from audit.adapters.base import CachePolicy, IdsInput, ModelAdapter, ModelKind
+from audit.models.adapters.base import CachePolicy, IdsInput, ModelAdapter, ModelKind
 from suites.explainability.subjects import Subject
 from suites.explainability.tokens import Masking
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.adapters.base import ModelKind
+from audit.models.adapters.base import ModelKind
 from audit.results import Finding, Severity, SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.explainability import metrics as M
 from suites.explainability import views as V
 from suites.explainability.attention import query_position

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.adapters.base import ModelAdapter
+from audit.models.adapters.base import ModelAdapter
 from audit.errors import DataError
 from suites.explainability.config import SELECT_MISCLASSIFIED, ExplainabilityConfig
 from suites.explainability.examples import RawExample, candidate_order, misclassified_first

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from suites.explainability.faithfulness import spearman
+from audit.stats.ranks import spearman
 from suites.explainability.tokens import TokenUnits, word_scores, word_scores_owned
 
 MIN_WORD_LETTERS = 4

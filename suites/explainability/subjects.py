@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from audit.adapters.base import ModelAdapter
+from audit.models.adapters.base import ModelAdapter
 from suites.explainability.examples import RawExample
 from suites.explainability.tokens import TokenUnits
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.adapters.base import Capability, ModelAdapter, ModelKind
+from audit.models.adapters.base import Capability, ModelAdapter, ModelKind
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
-from audit.suite import Context, Suite
+from audit.run.suite import Context, Suite
 from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, METHODS, OCCLUSION, RANDOM,
                                           ExplainabilityConfig)
 from suites.explainability.evaluate import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from audit.adapters.base import CachePolicy, IdsInput, ModelAdapter, ModelKind
+from audit.models.adapters.base import CachePolicy, IdsInput, ModelAdapter, ModelKind
 from audit.errors import ConfigError, DataError
 from suites.explainability.config import TARGET_GOLD, TARGET_PREDICTED, TargetLabel
 from suites.explainability.examples import RawExample

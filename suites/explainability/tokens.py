@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from audit.adapters.base import Encoding
+from audit.models.adapters.base import Encoding
 
 _WORD = re.compile(r"\S+")
 

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from audit.adapters.base import AttentionResult
+from audit.models.adapters.base import AttentionResult
 from audit.results import Bar, BarChartView, Metric, MatrixHeatmapView, TableView, TokenHeatmapView, TokenScores
 from suites.explainability.subjects import Subject
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.adapters.base import LossRequest, ModelAdapter
+from audit.models.adapters.base import LossRequest, ModelAdapter
 from suites.privacy.data import Texts
 
 LOSS_ATTACK = "loss"

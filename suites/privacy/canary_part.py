@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from audit.adapters.base import ModelAdapter
+from audit.models.adapters.base import ModelAdapter
 from audit.errors import ConfigError
-from audit.models import DerivedModel
-from audit.suite import Context
-from audit.training.recipe import FineTuneRecipe, PrivacySpec, TrainingData
+from audit.models.factory import DerivedModel
+from audit.run.suite import Context
+from audit.models.training.recipe import FineTuneRecipe, PrivacySpec, TrainingData
 from suites.privacy.config import SecretConfig
 from suites.privacy.data import load_texts
 from suites.privacy.exposure import Exposure, exposure, random_secret, secret_space_size

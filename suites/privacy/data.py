@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.datasets import DataResolver
+from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
-from suites.accuracy.labelled import LabelResolver, _example_ids
+from audit.data.labelled import LabelResolver, _example_ids
 from suites.privacy.config import TableRef
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.errors import ConfigError
-from audit.suite import Context
-from audit.training.recipe import TrainingData
+from audit.run.suite import Context
+from audit.models.training.recipe import TrainingData
 from suites.privacy.config import DpConfig
 from suites.privacy.data import Texts, check_disjoint, load_texts
 

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 
 from audit.errors import ConfigError
-from audit.models import DerivedModel
-from audit.suite import Context
-from audit.training.recipe import FineTuneRecipe, PrivacySpec
+from audit.models.factory import DerivedModel
+from audit.run.suite import Context
+from audit.models.training.recipe import FineTuneRecipe, PrivacySpec
 from suites.privacy.attacks import example_losses, loss_attack
 from suites.privacy.config import DpConfig
 from suites.privacy.dp_data import KEY, DpData
 from suites.privacy.metrics import CONTROL_NAME, AttackEvaluation, dp_name, evaluate_attack
-from suites.privacy.one_run import OneRunAudit, audit_one_run
+from audit.stats.dp_audit import OneRunAudit, audit_one_run
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def recipes(ctx: Context, cfg: DpConfig, labels: list[str]) -> list[tuple[str, f
 def derive(ctx: Context, label: str, recipe: FineTuneRecipe, data: DpData) -> DerivedModel:
     if ctx.models is None:
         raise ConfigError(f"{KEY}: this run has no model factory, so nothing can be trained")
-    from audit.training.finetune import validate
+    from audit.models.training.finetune import validate
 
     training = data.training_data()
     try:

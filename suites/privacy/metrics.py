@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from suites.privacy.attacks import AttackScores
-from suites.privacy.roc import (AucResult, EmpiricalEpsilon, RocPoints, TprAtFpr, auc_with_ci, empirical_epsilon,
+from audit.stats.membership import (AucResult, EmpiricalEpsilon, RocPoints, TprAtFpr, auc_with_ci, empirical_epsilon,
                                 roc_points, tpr_at_fpr)
 
 MIA_AUC = "privacy.mia_auc"

@@ -11,8 +11,8 @@ from suites.privacy.dp_part import TrainedModel
 from suites.privacy.metrics import (ATTACK_KEY, CANARY_EXPOSURE, CANARY_EXTRACTED, DP_ACCURACY, DP_ACCURACY_CHANGE,
                                     EMPIRICAL_EPSILON, FPR_KEY, METHOD_KEY, MIA_AUC, MIA_TPR_AT_FPR, MODEL_KEY,
                                     ONE_RUN_METHOD, REPEATS_KEY, ROC_METHOD, AttackEvaluation)
-from suites.privacy.one_run import OneRunAudit
-from suites.privacy.roc import clopper_pearson
+from audit.stats.dp_audit import OneRunAudit
+from audit.stats.membership import clopper_pearson
 
 CLAIM_GATE = "claimed_epsilon"
 EPS = "\u03b5"

@@ -15,10 +15,10 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from audit.adapters.base import Capability, ModelAdapter, ModelKind
+from audit.models.adapters.base import Capability, ModelAdapter, ModelKind
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
-from audit.suite import Context, Suite, SuiteConfig
+from audit.run.suite import Context, Suite, SuiteConfig
 from suites.privacy import report, views
 from suites.privacy.attacks import calibrated_attack, example_losses, loss_attack
 from suites.privacy.canary_part import run_canaries

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.adapters.metering import QueryMeter
+from audit.models.adapters.metering import QueryMeter
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.robustness import views
 from suites.robustness.attack_report import adversarial_examples, report_attack, report_combined
 from suites.robustness.attacks.char import CharAttack

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from audit.results import UNIT_PROPORTION, Condition, Example, Metric, Outcomes, Span, SuiteResult
-from audit.suite import Context
+from audit.run.suite import Context
 from suites.robustness.attacks.run import AttackRecord
 from suites.robustness.data import Examples
 from suites.robustness.metrics import (ATTACK_ACCURACY, ATTACK_ACCURACY_UNDER_ATTACK, ATTACK_KEY, ATTACK_MODEL_QUERIES,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from audit.suite import SuiteConfig
+from audit.run.suite import SuiteConfig
 from suites.robustness.perturbations import PERTURBATION_NAMES
 
 PARTS = ("perturbations", "attacks", "multiple_choice")

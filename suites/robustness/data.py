@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.datasets import DataResolver
+from audit.data.resolver import DataResolver
 from audit.errors import DataError
 from suites.robustness.config import DatasetConfig
 

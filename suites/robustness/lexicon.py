@@ -15,7 +15,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from audit.adapters.base import CachePolicy, ModelAdapter
+from audit.models.adapters.base import CachePolicy, ModelAdapter
 from suites.robustness.text import is_alpha_word, is_stopword
 
 WORDNET = "wordnet"

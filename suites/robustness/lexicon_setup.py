@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from audit.datasets import read_text
+from audit.data.resolver import read_text
 from audit.errors import DataError
 from audit.results import Finding, Severity
-from audit.suite import Context
-from audit.wordnet import load_wordnet
+from audit.run.suite import Context
+from audit.data.wordnet import load_wordnet
 from suites.robustness.config import AUTO, LexiconConfig
 from suites.robustness.lexicon import EMBEDDING, WORDNET, EmbeddingLexicon, Lexicon, WordNetLexicon
 from suites.robustness.text import STOPWORDS, is_alpha_word, word_spans

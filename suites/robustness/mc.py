@@ -15,10 +15,10 @@ import jinja2
 import numpy as np
 import yaml
 
-from audit.adapters.base import CachePolicy, ModelAdapter
+from audit.models.adapters.base import CachePolicy, ModelAdapter
 from audit.errors import DataError
-from audit.suite import Context
-from suites.accuracy.tasks import SHIPPED_TASKS, TASKS_DIR
+from audit.run.suite import Context
+from audit.data.tasks import SHIPPED_TASKS, TASKS_DIR
 from suites.robustness.natural import Predict
 
 TARGET_DELIMITER = " "

@@ -84,15 +84,3 @@ class AttackOutcomes:
 
     def valid_share(self) -> Estimate | None:
         return accuracy(self.valid[self.succeeded]) if self.succeeded.any() else None
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down; controls the family-wise error rate)."""
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.empty_like(p)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[index]))
-        adjusted[index] = running
-    return [float(x) for x in adjusted]

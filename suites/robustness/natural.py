@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from audit.adapters.base import CachePolicy, ModelAdapter
-from audit.suite import Context
+from audit.models.adapters.base import CachePolicy, ModelAdapter
+from audit.run.suite import Context
 from suites.robustness.config import SweepConfig
 from suites.robustness.perturbations import Perturbation
 

@@ -8,8 +8,9 @@ import numpy as np
 
 from audit.results import (UNIT_PROPORTION, Condition, Example, Finding, Metric, Outcomes, Severity, SuiteResult)
 from suites.robustness import views
+from audit.stats.multiple_testing import holm
 from suites.robustness.metrics import (PERTURB_ACCURACY, PERTURB_CHANGE, PERTURBATION_KEY, SEVERITY_KEY, accuracy,
-                                       flips, holm, paired_change, worst_case)
+                                       flips, paired_change, worst_case)
 from suites.robustness.natural import ConditionRun, NaturalRun
 from suites.robustness.perturbations import CATALOGUE
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from audit.adapters.base import Capability, ModelAdapter
+from audit.models.adapters.base import Capability, ModelAdapter
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
-from audit.suite import Context, Suite, SuiteConfig
+from audit.run.suite import Context, Suite, SuiteConfig
 from suites.robustness.attack_part import load_encoder, run_attacks
 from suites.robustness.config import AUTO, PARTS, RobustnessConfig
 from suites.robustness.data import Examples, load_examples

@@ -12,8 +12,8 @@ from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
-from audit.adapters.base import CachePolicy
-from audit.adapters.metering import QueryMeter
+from audit.models.adapters.base import CachePolicy
+from audit.models.adapters.metering import QueryMeter
 from suites.robustness.attacks.search import (FAILED, SKIPPED, STOP_MISCLASSIFIED, SUCCEEDED, BudgetedScorer,
                                               Document, ExampleAttack, greedy_search)
 from suites.robustness.attacks.similarity import cosine_rows

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from audit.adapters.base import CachePolicy
-from audit.adapters.metering import QueryCount
+from audit.models.adapters.base import CachePolicy
+from audit.models.adapters.metering import QueryCount
 from suites.robustness.text import Rebuilt, WordSpan, replace_words, word_spans
 
 SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"

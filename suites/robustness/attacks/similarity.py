@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from audit.adapters.base import CachePolicy
+from audit.models.adapters.base import CachePolicy
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:

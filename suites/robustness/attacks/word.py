@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from audit.adapters.base import CachePolicy
+from audit.models.adapters.base import CachePolicy
 from suites.robustness.attacks.search import Document, Proposal
 from suites.robustness.attacks.similarity import SentenceSimilarity
 from suites.robustness.config import WordAttackConfig

@@ -1,0 +1,183 @@
+"""Membership-inference attack evaluation: ROC, AUC with a DeLong CI, TPR at a low FPR, empirical ε.
+
+Convention everywhere: `scores` are higher for "more likely a member", and a threshold t predicts
+"member" for every score ≥ t (sklearn's). Pure functions of numpy arrays; no resampling, so results
+are exact and deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+from audit.results import Estimate
+from audit.stats.intervals import DEFAULT_CONFIDENCE, clopper_pearson, clopper_pearson_upper, z_value
+
+ArrayLike = Sequence[float] | np.ndarray
+
+
+@dataclass(frozen=True)
+class RocPoints:
+    """ROC at every distinct threshold (highest first; the first threshold is +inf: nobody is flagged)."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray
+
+
+@dataclass(frozen=True)
+class AucResult:
+    auc: Estimate  # ci from DeLong's variance, n = members + non-members
+    n_members: int
+    n_nonmembers: int
+
+
+@dataclass(frozen=True)
+class TprAtFpr:
+    tpr: Estimate  # Clopper–Pearson CI over the n members
+    target_fpr: float
+    achieved_fpr: float
+    threshold: float
+    n_members: int
+    n_nonmembers: int
+
+
+@dataclass(frozen=True)
+class EmpiricalEpsilon:
+    epsilon: float  # lower bound at `confidence` (0 when nothing can be shown)
+    threshold: float | None  # the threshold achieving it (None when the bound is 0)
+    n_thresholds: int  # T, the number of thresholds tried (the Bonferroni factor)
+    point_estimate: float  # same formula on raw FPR/FNR, no confidence bound (may be inf)
+    delta: float
+    confidence: float
+    n_members: int
+    n_nonmembers: int
+
+
+def _split(scores: ArrayLike, is_member: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(is_member, dtype=bool)
+    if s.ndim != 1 or s.shape != y.shape:
+        raise ValueError(f"scores and is_member must be 1-d and aligned, got {s.shape} and {y.shape}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    if y.all() or not y.any():
+        raise ValueError("need at least one member and one non-member")
+    return s[y], s[~y]
+
+
+def roc_points(scores: ArrayLike, is_member: ArrayLike) -> RocPoints:
+    """FPR/TPR at every distinct threshold; equals sklearn's roc_curve(..., drop_intermediate=False)."""
+    members, nonmembers = _split(scores, is_member)
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(is_member, dtype=bool)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # last index of each run of equal scores
+    tps = np.cumsum(y)[last]
+    fps = last + 1 - tps
+    return RocPoints(fpr=np.r_[0, fps] / nonmembers.size, tpr=np.r_[0, tps] / members.size,
+                     thresholds=np.r_[np.inf, s[last]])
+
+
+def _midranks(x: np.ndarray) -> np.ndarray:
+    return sps.rankdata(x, method="average")
+
+
+def auc_with_ci(scores: ArrayLike, is_member: ArrayLike,
+                confidence: float = DEFAULT_CONFIDENCE) -> AucResult:
+    """AUC (ties count ½) with DeLong's CI, computed by Sun & Xu's (2014) fast midrank algorithm.
+
+    DeLong's variance is the nonparametric U-statistic variance: no resampling, O(n log n), and
+    the usual MIA-paper interval. The normal interval is clipped to [0, 1]; it needs ≥ 2 of each
+    class (with one, the structural-component variance is undefined and no CI is given).
+    """
+    x, y = _split(scores, is_member)
+    m, n = x.size, y.size
+    tz = _midranks(np.r_[x, y])
+    v10 = (tz[:m] - _midranks(x)) / n  # placement of each member among the non-members
+    v01 = 1.0 - (tz[m:] - _midranks(y)) / m
+    auc = float(v10.mean())
+    low = high = None
+    if m >= 2 and n >= 2:
+        se = float(np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n))
+        half = z_value(confidence) * se
+        low, high = max(0.0, auc - half), min(1.0, auc + half)
+    estimate = Estimate(value=auc, ci_low=low, ci_high=high, n=m + n, confidence=confidence,
+                        ci_method="DeLong (Sun & Xu fast algorithm)")
+    return AucResult(auc=estimate, n_members=m, n_nonmembers=n)
+
+
+def tpr_at_fpr(scores: ArrayLike, is_member: ArrayLike, fpr: float,
+               confidence: float = DEFAULT_CONFIDENCE) -> TprAtFpr:
+    """TPR at the operating point with the largest empirical FPR not above `fpr` (Carlini et al. 2022).
+
+    That is the lowest threshold whose FPR ≤ target, hence the best TPR within the FPR budget; no
+    interpolation, so the reported point is one an attacker can actually use. Low-FPR TPRs rest on
+    few members' and non-members' scores, so the Clopper–Pearson interval (n = members) is exact.
+    """
+    if not 0.0 <= fpr <= 1.0:
+        raise ValueError(f"fpr must be in [0, 1], got {fpr}")
+    members, nonmembers = _split(scores, is_member)
+    n_members, n_non = members.size, nonmembers.size
+    roc = roc_points(scores, is_member)
+    i = int(np.flatnonzero(roc.fpr <= fpr + 1e-12)[-1])  # FPR is non-decreasing; index 0 has FPR 0
+    k = int(round(roc.tpr[i] * n_members))
+    low, high = clopper_pearson(k, n_members, confidence)
+    estimate = Estimate(value=k / n_members, ci_low=low, ci_high=high, n=n_members,
+                        confidence=confidence, ci_method="clopper-pearson")
+    return TprAtFpr(tpr=estimate, target_fpr=fpr, achieved_fpr=float(roc.fpr[i]),
+                    threshold=float(roc.thresholds[i]), n_members=n_members, n_nonmembers=n_non)
+
+
+def candidate_thresholds(scores: ArrayLike, max_thresholds: int) -> np.ndarray:
+    """Up to `max_thresholds` distinct quantiles (levels 0..1, evenly spaced) of the pooled scores.
+
+    Label-free, so choosing them does not peek at membership; fewer thresholds mean a milder
+    Bonferroni penalty, and quantiles spread them where the scores actually are.
+    """
+    if max_thresholds < 1:
+        raise ValueError("max_thresholds must be ≥ 1")
+    pooled = np.asarray(scores, dtype=float)
+    return np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, max_thresholds), method="lower"))
+
+
+def _epsilon_curve(fpr: np.ndarray, fnr: np.ndarray, delta: float) -> np.ndarray:
+    """max(ln((1−δ−FPR)/FNR), ln((1−δ−FNR)/FPR)) per threshold (−inf where undefined)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.log(1.0 - delta - fpr) - np.log(fnr)
+        b = np.log(1.0 - delta - fnr) - np.log(fpr)
+    best = np.fmax(a, b)
+    return np.where(np.isnan(best), -np.inf, best)
+
+
+def empirical_epsilon(scores: ArrayLike, is_member: ArrayLike, delta: float,
+                      confidence: float = DEFAULT_CONFIDENCE, max_thresholds: int = 100) -> EmpiricalEpsilon:
+    """High-confidence lower bound on ε from an attack's ROC (Kairouz et al. 2015; Jagielski et al. 2020).
+
+    Any (ε, δ)-DP mechanism forces FPR + e^ε·FNR ≥ 1 − δ (and symmetrically) for every test, so
+    ε ≥ ln((1 − δ − FPR)/FNR). Replacing FPR and FNR by one-sided Clopper–Pearson upper bounds at
+    level α/(2T) — two bounds per threshold, T thresholds tried, α = 1 − confidence — makes every
+    bound hold at once with probability ≥ 1 − α (Bonferroni), so the max over thresholds is a valid
+    lower bound at `confidence`. Thresholds: `candidate_thresholds` (pooled-score quantiles).
+    For a fully rigorous audit pick the thresholds on held-out scores; here they are label-free.
+    """
+    if not 0.0 <= delta < 1.0:
+        raise ValueError(f"delta must be in [0, 1), got {delta}")
+    members, nonmembers = _split(scores, is_member)
+    thresholds = candidate_thresholds(scores, max_thresholds)
+    t = thresholds.size
+    fp = nonmembers.size - np.searchsorted(np.sort(nonmembers), thresholds, side="left")
+    fn = np.searchsorted(np.sort(members), thresholds, side="left")
+    level = (1.0 - confidence) / (2 * t)
+    bound = _epsilon_curve(clopper_pearson_upper(fp, nonmembers.size, level),
+                           clopper_pearson_upper(fn, members.size, level), delta)
+    point = _epsilon_curve(fp / nonmembers.size, fn / members.size, delta)
+    best = int(np.argmax(bound))
+    epsilon = max(0.0, float(bound[best]))
+    return EmpiricalEpsilon(epsilon=epsilon, threshold=float(thresholds[best]) if epsilon > 0 else None,
+                            n_thresholds=int(t), point_estimate=max(0.0, float(point.max())), delta=delta,
+                            confidence=confidence, n_members=members.size, n_nonmembers=nonmembers.size)
