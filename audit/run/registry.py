@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import ConfigError
+from audit.results.names import MetricNames
 
 SUITES_GROUP = "audit.suites"
 RENDERERS_GROUP = "audit.renderers"
@@ -57,3 +58,11 @@ def load_renderers(names: list[str] | None = None) -> list[Any]:
     if unknown:
         raise ConfigError(f"unknown renderer(s) {', '.join(unknown)}; available: {', '.join(targets)}")
     return [_load(targets[n])() for n in chosen]
+
+
+def declared_metric_names() -> MetricNames:
+    """The metric names every registered suite declares (what gates and the compliance mapping may name)."""
+    declared = MetricNames()
+    for name in available_suites():
+        declared = declared | getattr(load_suite(name), "metrics", MetricNames())
+    return declared
