@@ -36,3 +36,16 @@ def test_prefix_coverage_by_names_and_families():
     assert unknown_prefixes(["bbq.", "bbq.bias_score_ambig", "lm_eval.task.acc", "lm_"], names) == []
     assert unknown_prefixes(["bbq.bias_score_ambi g", "fairness."], names) == ["bbq.bias_score_ambi g", "fairness."]
     assert names.declares("lm_eval.x.acc") and not names.declares("lm_eval")
+
+
+def test_the_runner_flags_a_metric_the_suite_did_not_declare():
+    from audit.results import Metric, SuiteResult
+    from audit.run.runner import undeclared_metrics
+
+    class Declared:
+        metrics = MetricNames.of(["x.known"])
+
+    result = SuiteResult(suite="x", suite_version="1", model="m",
+                         metrics=[Metric(name="x.known", value=1.0, n=1), Metric(name="x.typo", value=1.0, n=1)])
+    assert undeclared_metrics(Declared(), result) == ["x.typo"]
+    assert undeclared_metrics(object(), result) == []          # a suite that declares nothing is not checked

@@ -254,6 +254,12 @@ class Runner:
             result.details["model_calls"] = calls
             if calls.get("truncated_inputs", 0) > 0:
                 result.findings.append(truncation_finding(calls["truncated_inputs"], adapter))
+            undeclared = undeclared_metrics(suite, result)
+            if undeclared:
+                result.findings.append(Finding(
+                    severity=Severity.WARN, message=f"{job.suite} emitted metric names it does not declare "
+                    f"(gates and the compliance mapping cannot be checked against them): {', '.join(undeclared)}",
+                    evidence={"undeclared_metrics": undeclared}))
         except AuditUserError as exc:
             log.error("%s on %s: %s", job.suite, job.model, exc)
             result = SuiteResult(suite=job.suite, suite_version=suite_cls.version, model=job.model,
@@ -266,6 +272,14 @@ class Runner:
                                  details={"traceback": traceback.format_exc(limit=20)})
         result.duration_s = round(time.perf_counter() - started, 3)
         return result
+
+
+def undeclared_metrics(suite: Any, result: SuiteResult) -> list[str]:
+    """Metric names a suite emitted without declaring them in `metrics` (none when it declares nothing)."""
+    declared = getattr(suite, "metrics", None)
+    if declared is None or not (declared.names or declared.families):
+        return []
+    return sorted({m.name for m in result.metrics if not declared.declares(m.name)})
 
 
 def model_call_counts(adapter: ModelAdapter) -> dict[str, int]:
