@@ -43,7 +43,7 @@ suites:
       templates: {{limit: 2}}
       bbq: {{limit_per_category: 2}}
       counterfactual: {{limit: 10}}
-      fairness: {{limit: 120}}
+      fairness: {{limit: 120, on_blank: drop}}
 gates:
   - {{metric: accuracy.accuracy, min: 0.0, model: clf}}
 """)
@@ -144,7 +144,7 @@ suites:
       templates: {{limit: 2}}
       bbq: {{limit_per_category: 3}}
       counterfactual: {{limit: 60}}
-      fairness: {{limit: 600}}
+      fairness: {{limit: 600, on_blank: drop}}
 gates:
   - {{metric: accuracy.accuracy, min: 0.70, model: minilm-sentiment}}
 """)

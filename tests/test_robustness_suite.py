@@ -209,7 +209,7 @@ def test_multiple_choice_on_a_causal_lm(tmp_path):
 def test_empty_text_names_the_file_and_row(tmp_path):
     path = write_dataset(tmp_path, ROWS[:3] + [("   ", "positive")] + ROWS[3:])
     ctx = make_ctx(tmp_path, BagOfWordsClassifier(WEIGHTS), small_config(path, parts=["perturbations"]))
-    with pytest.raises(DataError, match=rf"robustness.data: {path}: row 4 \(id r3\): column 'text' is empty"):
+    with pytest.raises(DataError, match=rf"robustness.data: {path}: row 4 \(id r3\): column 'text' is blank"):
         RobustnessSuite().run(ctx)
 
 

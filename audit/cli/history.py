@@ -10,7 +10,7 @@ from pathlib import Path
 
 EXIT_ERROR = 2
 STORE_HELP = ("run history: a SQLite file or a SQLAlchemy URL such as postgresql+psycopg://user@host/db "
-              "(default: $RAI_AUDIT_STORE, else runs/history.sqlite)")
+              "(default: $RAI_AUDIT_STORE, else CACHE/history.sqlite, the same for run, runs and compare)")
 
 
 def _store_option(parser: argparse.ArgumentParser, *, child: bool = False) -> None:
@@ -73,9 +73,14 @@ def add_runs(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace):
+    from audit.errors import ConfigError
     from audit.store import RunStore, default_store
 
-    return RunStore(default_store(getattr(args, "store", None)))
+    explicit = getattr(args, "store", None)
+    if explicit and "://" not in str(explicit) and not Path(explicit).expanduser().is_file():
+        raise ConfigError(f"--store {explicit}: no such run history file (a mistyped path would create an "
+                          "empty one); omit --store for the default store")
+    return RunStore(default_store(explicit))
 
 
 def _num(value: float | None, digits: int = 4) -> str:

@@ -15,13 +15,13 @@ from audit.models.adapters.base import Capability
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
 from audit.run.suite import Context, Suite, SuiteConfig
-from suites.bias.bbq import BBQConfig, BBQPart
-from suites.bias.counterfactual import CounterfactualConfig, CounterfactualPart
-from suites.bias.crows_pairs import CrowsPairsConfig, CrowsPairsPart
-from suites.bias.fairness import FairnessConfig, FairnessPart
+from suites.bias.bbq import KEY as BBQ_KEY, BBQConfig, BBQPart
+from suites.bias.counterfactual import KEY as COUNTERFACTUAL_KEY, CounterfactualConfig, CounterfactualPart
+from suites.bias.crows_pairs import KEY as CROWS_KEY, CrowsPairsConfig, CrowsPairsPart
+from suites.bias.fairness import KEY as FAIRNESS_KEY, FairnessConfig, FairnessPart
 from suites.bias.parts import BiasPart
-from suites.bias.templates import TemplateProbeConfig, TemplateProbePart
-from suites.bias.winobias import WinoBiasConfig, WinoBiasPart
+from suites.bias.templates import KEY as TEMPLATES_KEY, TemplateProbeConfig, TemplateProbePart
+from suites.bias.winobias import KEY as WINOBIAS_KEY, WinoBiasConfig, WinoBiasPart
 
 AUTO = "auto"
 # The order parts run and report in; each class is stateless, instantiated per run.
@@ -75,6 +75,9 @@ class BiasSuite(Suite):
 
     name = "bias"
     version = "1.0"
+    # metric families, one per part (their names are the constants of each part module)
+    metric_prefixes = tuple(f"{key}." for key in (CROWS_KEY, WINOBIAS_KEY, TEMPLATES_KEY, BBQ_KEY,
+                                                      COUNTERFACTUAL_KEY, FAIRNESS_KEY))
     Config = BiasConfig
     requires = frozenset({Capability.TOKENIZE})
 

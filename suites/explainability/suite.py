@@ -84,6 +84,8 @@ class ExplainabilitySuite(Suite):
 
     name = SUITE
     version = "1.0"
+    metric_prefixes = ("explain.",)          # the family of suites/explainability/metrics.py
+    check_labels = False                     # the predicted label is explained; gold labels are optional
     Config = ExplainabilityConfig
     requires = frozenset({Capability.ENCODE})
 

@@ -76,6 +76,7 @@ class PrivacySuite(Suite):
 
     name = "privacy"
     version = "1.0"
+    metric_prefixes = ("privacy.",)          # the family of suites/privacy/metrics.py
     Config = PrivacyConfig
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:

@@ -23,6 +23,7 @@ from suites.robustness.attack_part import load_encoder, run_attacks
 from suites.robustness.config import AUTO, PARTS, RobustnessConfig
 from suites.robustness.data import Examples, load_examples
 from suites.robustness.lexicon_setup import LexiconChoice, choose_lexicon
+from suites.robustness import metrics as M
 from suites.robustness.mc import McTask, load_task, mc_predictor
 from suites.robustness.natural import SUITE_KEY, classifier_predictor, evaluate, sweep_plan
 from suites.robustness.natural_report import report_natural
@@ -69,6 +70,9 @@ class RobustnessSuite(Suite):
 
     name = "robustness"
     version = "1.0"
+    metric_names = frozenset({M.PERTURB_ACCURACY, M.PERTURB_CHANGE, M.ATTACK_ACCURACY, M.ATTACK_SUCCESS_RATE,
+                              M.ATTACK_ACCURACY_UNDER_ATTACK, M.ATTACK_VALID_SUCCESS_RATE, M.ATTACK_VALID_SHARE,
+                              M.ATTACK_QUERIES, M.ATTACK_MODEL_QUERIES, M.ATTACK_WORDS_CHANGED, M.ATTACK_SIMILARITY})
     Config = RobustnessConfig
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
