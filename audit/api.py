@@ -47,28 +47,30 @@ def run_audit(config_path: str | Path, out_dir: str | Path, *, fresh: bool = Fal
     from audit.run.provenance import code_fingerprint
     from audit.regression.baseline import attach_comparison, check_baseline_protocol, headline_keys
 
-    real_models = adapter_loader is None
+    real_models = adapter_loader is None and runner_module.default_adapter_loader is runner_module.REAL_ADAPTER_LOADER
     adapter_loader = adapter_loader or runner_module.default_adapter_loader
     loaded = load_config(config_path)
     out_dir = Path(out_dir)
     spec = loaded.config.regression
     where = default_store(store_path, loaded.config.store, loaded.directory)
     checkers = {} if real_models else {"model_checker": no_model_checks, "label_reader": no_labels}
-    preflight(loaded, out_dir, where, **checkers)        # every input, before any model loads (exit 2)
-    with OutputFolder(out_dir), RunStore(where) as store:   # one run per folder; old outputs moved aside
+    preflight(loaded, out_dir, where, suite_loader=runner_module.load_suite, **checkers)        # every input, before any model loads (exit 2)
+    with RunStore(where) as store:
         base_run = None
-        if baseline is not None:
+        if baseline is not None:                           # an unknown tag fails with nothing written
             base_run, _ = store.resolve(baseline)
             check_baseline_protocol(base_run, loaded, force=force)
-        run = Runner(loaded, out_dir, fresh=fresh, show_progress=show_progress, adapter_loader=adapter_loader).run()
-        run.provenance.command = command
-        run.provenance.code_sha256 = code_fingerprint()
-        run.provenance.store = store.where
-        attach_variants(run, loaded, adapter_loader)
-        if base_run is not None:
-            attach_comparison(run, base_run, spec, ref=baseline or base_run.run_id, force=force)
-        keys = headline_keys(run)
-        run.history = with_current_run(store.snapshot(run, keys, spec.history), run, keys)
-        files = render(run, out_dir, renderers)              # render first ...
-        store.record(run, out_dir / RESULTS_FILENAME)        # ... record last: a stored run has its reports
+        with OutputFolder(out_dir):                        # one run per folder; old outputs moved aside
+            run = Runner(loaded, out_dir, fresh=fresh, show_progress=show_progress,
+                         adapter_loader=adapter_loader).run()
+            run.provenance.command = command
+            run.provenance.code_sha256 = code_fingerprint()
+            run.provenance.store = store.where
+            attach_variants(run, loaded, adapter_loader)
+            if base_run is not None:
+                attach_comparison(run, base_run, spec, ref=baseline or base_run.run_id, force=force)
+            keys = headline_keys(run)
+            run.history = with_current_run(store.snapshot(run, keys, spec.history), run, keys)
+            files = render(run, out_dir, renderers)          # render first ...
+            store.record(run, out_dir / RESULTS_FILENAME)    # ... record last: a stored run has its reports
     return run, files

@@ -40,6 +40,7 @@ class Preflight:
     store: str | None = None
     model_checker: ModelChecker | None = None
     label_reader: LabelReader | None = None
+    suite_loader: Callable[..., Any] = load_suite
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -108,7 +109,7 @@ class Preflight:
         emits: list[tuple[str, list[str], Any]] = []     # (suite name, models, suite class)
         for i, block in enumerate(config.suites):
             try:
-                suite_cls = load_suite(block.suite, where=f"{self.source}: suites[{i}].suite")
+                suite_cls = self.suite_loader(block.suite, where=f"{self.source}: suites[{i}].suite")
             except AuditUserError as exc:
                 self.problems.append(str(exc))
                 continue

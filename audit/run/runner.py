@@ -47,6 +47,9 @@ def default_adapter_loader(name: str, spec: ModelSpec, prepared_dir: Path,
     return load_adapter(name, spec, prepared_dir=prepared_dir, cache_dir=cache_dir)
 
 
+REAL_ADAPTER_LOADER = default_adapter_loader     # tests swap default_adapter_loader; the preflight asks
+
+
 def default_fingerprinter(name: str, spec: ModelSpec, prepared_dir: Path) -> str | None:
     """The model's content fingerprint without loading it; None when it cannot be read (then no
     finished job of that model is reused: the load will report the problem)."""

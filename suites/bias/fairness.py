@@ -10,7 +10,7 @@ Several sensitive columns give intersectional groups ({"target_ident": "women", 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Callable, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from sklearn.metrics import accuracy_score
 
 from audit.models.adapters.base import Capability, ModelAdapter
 from audit.data.labelled import ON_BLANK_DROP, is_blank
+from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
 from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Finding, Group, Metric, Severity, SuiteResult,
                            TableView, group_key, group_label)
@@ -300,22 +301,28 @@ class FairnessPart:
 
 def load_fairness_data(ctx: Context, cfg: FairnessConfig) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(rows, sensitive keys, y_true) after validation, empty-group handling and the seeded limit."""
+    return read_fairness_data(ctx.data, cfg, rng=lambda: ctx.rng(KEY, "limit"))
+
+
+def read_fairness_data(data: DataResolver, cfg: FairnessConfig, *,
+                       rng: Callable[[], np.random.Generator] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """load_fairness_data without a model context (the preflight check; no limit without `rng`)."""
     what = "bias.fairness.dataset"
-    frame = ctx.data.read_table(cfg.dataset, what=what)
-    path = str(ctx.data.resolve(cfg.dataset, what=what))
+    frame = data.read_table(cfg.dataset, what=what)
+    path = str(data.resolve(cfg.dataset, what=what))
     if not cfg.sensitive_columns:
         raise ConfigError("bias.fairness.sensitive_columns: name at least one column")
     missing = [c for c in cfg.sensitive_columns if c not in frame.columns]
     if missing:
         raise DataError(f"bias.fairness.sensitive_columns: {path}: sensitive column(s) "
                         f"{', '.join(map(repr, missing))} not found; columns are {', '.join(map(str, frame.columns))}")
-    ctx.data.require_columns(frame, [cfg.text_column, cfg.label_column], path=path, what=what)
+    data.require_columns(frame, [cfg.text_column, cfg.label_column], path=path, what=what)
     frame = drop_blank_rows(frame, [cfg.text_column, cfg.label_column, *cfg.sensitive_columns], path=path,
                             drop=cfg.on_blank == ON_BLANK_DROP or cfg.drop_empty_groups)
     dropped = frame.attrs.get(DROPPED_ATTR, 0)
     keys = group_keys(frame, cfg.sensitive_columns, drop_empty=True)
-    if cfg.limit is not None and len(frame) > cfg.limit:
-        keep = np.sort(ctx.rng(KEY, "limit").choice(len(frame), size=cfg.limit, replace=False))
+    if cfg.limit is not None and len(frame) > cfg.limit and rng is not None:
+        keep = np.sort(rng().choice(len(frame), size=cfg.limit, replace=False))
         frame, keys = frame.iloc[keep], keys.iloc[keep]
     if frame.empty:
         raise DataError(f"{what}: {path}: no rows left (empty dataset, or every sensitive value is empty)")

@@ -14,11 +14,12 @@ from pydantic import Field, field_validator
 from audit.models.adapters.base import Capability
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
-from audit.run.suite import Context, Suite, SuiteConfig
+from audit.errors import AuditUserError
+from audit.run.suite import CheckContext, Context, Suite, SuiteConfig
 from suites.bias.bbq import KEY as BBQ_KEY, BBQConfig, BBQPart
 from suites.bias.counterfactual import KEY as COUNTERFACTUAL_KEY, CounterfactualConfig, CounterfactualPart
 from suites.bias.crows_pairs import KEY as CROWS_KEY, CrowsPairsConfig, CrowsPairsPart
-from suites.bias.fairness import KEY as FAIRNESS_KEY, FairnessConfig, FairnessPart
+from suites.bias.fairness import KEY as FAIRNESS_KEY, FairnessConfig, FairnessPart, read_fairness_data
 from suites.bias.parts import BiasPart
 from suites.bias.templates import KEY as TEMPLATES_KEY, TemplateProbeConfig, TemplateProbePart
 from suites.bias.winobias import KEY as WINOBIAS_KEY, WinoBiasConfig, WinoBiasPart
@@ -80,6 +81,18 @@ class BiasSuite(Suite):
                                                       COUNTERFACTUAL_KEY, FAIRNESS_KEY))
     Config = BiasConfig
     requires = frozenset({Capability.TOKENIZE})
+
+    def check_inputs(self, config: SuiteConfig, ctx: CheckContext) -> list[str]:
+        """Every file reference resolved; the fairness table read in full when it would run (a classifier)."""
+        assert isinstance(config, BiasConfig)
+        problems = super().check_inputs(config, ctx)
+        wanted = config.parts == AUTO or FAIRNESS_KEY in config.parts
+        if wanted and ctx.model_kind == "classifier" and not problems:
+            try:
+                read_fairness_data(ctx.data, config.fairness)
+            except AuditUserError as exc:
+                problems.append(str(exc))
+        return problems
 
     def run(self, ctx: Context) -> SuiteResult:
         cfg: BiasConfig = ctx.config if ctx.config is not None else BiasConfig()
