@@ -115,7 +115,9 @@ class DataResolver:
             else:
                 raise DataError(f"{what}: {path}: unsupported format (use .csv, .tsv, .jsonl or .json)")
         except (ValueError, pd.errors.ParserError) as exc:
-            raise DataError(f"{what}: {path}: cannot parse ({exc})") from None
+            raise DataError(f"{what}: {path}: cannot parse ({' '.join(str(exc).split())})") from None
+        except OSError as exc:            # a folder, a corrupt .gz, an unreadable file
+            raise DataError(f"{what}: {path}: cannot read ({exc.strerror or ' '.join(str(exc).split())})") from None
         if frame.empty:
             raise DataError(f"{what}: {path}: the dataset is empty")
         self.record(path, rows=len(frame))
