@@ -107,7 +107,8 @@ def test_missing_model_is_exit_2(tmp_path, capsys):
     config.write_text("models:\n  m: {path: no/such/model}\nsuites:\n  - suite: accuracy\n"
                       "    config: {datasets: [{name: e, path: builtin:rt_polarity/rt-polarity.pos}]}\n")
     assert main([str(config), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
-    assert "models.m: model path 'no/such/model'" in capsys.readouterr().err.splitlines()[0]
+    first = capsys.readouterr().err.splitlines()[0]
+    assert "models.m: model path" in first and "no/such/model" in first
 
 
 def test_help_reads_well(capsys):
