@@ -13,6 +13,7 @@ import pytest
 import audit.run.runner as runner_module
 from audit.cli.app import main
 from audit.models.adapters.base import Capability, ModelKind
+from reports.json_report import load_run
 from tests.test_regression_flow import N, ScoredSuite
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -77,5 +78,8 @@ def test_the_readme_regression_recipe_works_from_another_folder(tmp_path, monkey
             assert found, out
             run_id = found.group(1)
             assert found.group(2) == f"sqlite:///{tmp_path / 'cache' / 'history.sqlite'}"   # the one default store
-    assert (elsewhere / "runs" / "night-2" / "results.json").exists()
+        if argv[0] == "compare":
+            assert "verdict: REGRESSION in 1 of 1 tested metric(s)" in out and "scored/m scored.accuracy" in out
+    night2 = load_run(elsewhere / "runs" / "night-2" / "results.json")
+    assert night2.comparison.regressions and night2.suites[0].status.value == "failed"    # the badge says so
     assert not (elsewhere / "runs" / "history.sqlite").exists()                   # no second, folder-local store

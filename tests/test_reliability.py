@@ -294,3 +294,45 @@ def test_preflight_is_fast_on_the_default_config_with_a_broken_last_suite(tmp_pa
     print(f"preflight of the broken default config: {seconds:.1f} s")
     assert code == 2 and "no_such_members.jsonl" in err.splitlines()[0], err
     assert seconds < 30
+
+
+# ---------------------------------------------------------------- comparability of numerics
+def _run_with(dtype: str, device: str, isa: list[str]):
+    from audit.results import AuditRun, ModelProvenance, Provenance, Status
+
+    details = {"dtype": dtype, "device": device, "cpu_isa": isa}
+    return AuditRun(run_id=f"{dtype}-{device}-{len(isa)}", status=Status.PASSED,
+                    provenance=Provenance(models={"m": ModelProvenance(path="p", sha256="s", kind="classifier",
+                                                                       details=details)}))
+
+
+@pytest.mark.parametrize("other, needle", [
+    (("bfloat16", "cpu", ["avx2", "amx_bf16"]), "resolved dtype differs"),
+    (("float32", "cuda:0", []), "device type differs"),
+    (("float32", "cpu", ["avx2", "avx512f"]), "CPU instruction set differs"),
+])
+def test_comparison_across_dtype_device_or_cpu_isa_is_refused_unless_forced(other, needle):
+    from audit.regression.compare import ComparisonRefused, check_comparable
+
+    base = _run_with("float32", "cpu", ["avx2"])
+    with pytest.raises(ComparisonRefused, match=needle + ".*--force"):
+        check_comparable(base, _run_with(*other))
+    assert any(needle in line for line in check_comparable(base, _run_with(*other), force=True))   # listed
+    assert check_comparable(base, _run_with("float32", "cpu", ["avx2"])) == []                    # null control
+
+
+def test_terminal_comparison_keeps_long_names_and_shows_the_condition(capsys):
+    from audit.cli.history import comparison_verdict, metric_label, print_comparison
+    from audit.results import Comparison, Condition, MetricChange, Status
+
+    long = MetricChange(suite="robustness", model="minilm-sentiment", metric="perturb.accuracy",
+                        group={"perturbation": "keyboard_typos_substitute", "severity": "3"},
+                        condition=Condition.WORST_CASE, baseline=0.8, candidate=0.7, difference=0.1, n_paired=50,
+                        test="mcnemar", p_value=0.001, p_adjusted=0.002, regression=True, worse_by=0.1, tolerance=0.0)
+    comparison = Comparison(baseline_run_id="a", candidate_run_id="b", alpha=0.05, correction="holm",
+                            status=Status.FAILED, metrics=[long])
+    print_comparison(comparison)
+    out = capsys.readouterr().out
+    assert metric_label(long) in out and "(worst_case)" in metric_label(long)
+    assert out.strip().splitlines()[-1] == comparison_verdict(comparison)
+    assert comparison_verdict(comparison).startswith("verdict: REGRESSION in 1 of 1 tested metric(s)")

@@ -110,7 +110,6 @@ def _spec(args: argparse.Namespace, candidate_config: dict):
 
 def print_comparison(comparison) -> None:
     from audit.regression.compare import flagged_first
-    from audit.results import group_label
 
     print(f"baseline {comparison.baseline_run_id}  candidate {comparison.candidate_run_id}  "
           f"{comparison.correction} correction, alpha {comparison.alpha:g}")
@@ -120,16 +119,47 @@ def print_comparison(comparison) -> None:
              f"{'CI':>21} {'p adj':>8} {'n':>6}  test"
     print(header)
     for c in flagged_first(comparison.metrics):
-        label = f"{c.suite}/{c.model} {c.metric}" + (f" [{group_label(c.group)}]" if c.group else "")
+        label = metric_label(c)
         mark = "✗ " if c.regression else ("↑ " if c.improvement else "  ")
         ci = f"[{_num(c.ci_low)}, {_num(c.ci_high)}]"
-        print(f"{mark}{label[:58]:<58} {_num(c.baseline):>9} {_num(c.candidate):>9} {_num(c.difference):>9} "
+        if len(label) > LABEL_WIDTH:             # never cut a name: rows must stay distinguishable
+            print(f"{mark}{label}")
+            mark, label = "  ", ""
+        print(f"{mark}{label:<{LABEL_WIDTH}} {_num(c.baseline):>9} {_num(c.candidate):>9} {_num(c.difference):>9} "
               f"{ci:>21} {_num(c.p_adjusted, 3):>8} {c.n_paired:>6}  {c.test}"
               + (f" ({c.note})" if c.note else ""))
     for c in comparison.regressions:
-        group = f"[{group_label(c.group)}]" if c.group else ""
-        print(f"REGRESSION {c.suite}/{c.model} {c.metric}{group}: {c.difference:+.4f} "
-              f"(adjusted p={c.p_adjusted:.3g}, n={c.n_paired})")
+        print(f"REGRESSION {metric_label(c)}: {c.difference:+.4f} (adjusted p={c.p_adjusted:.3g}, n={c.n_paired})")
+    print(comparison_verdict(comparison))
+
+
+LABEL_WIDTH = 58
+
+
+def metric_label(change) -> str:
+    """suite/model metric [group] (condition): the condition is part of a metric's name wherever shown."""
+    from audit.results import Condition, group_label
+
+    label = f"{change.suite}/{change.model} {change.metric}" + (f" [{group_label(change.group)}]" if change.group else "")
+    condition = getattr(change, "condition", Condition.ORIGINAL)
+    return label + (f" ({condition.value})" if condition != Condition.ORIGINAL else "")
+
+
+def comparison_verdict(comparison) -> str:
+    """One line: what a reader of the table needs first."""
+    from audit.results import Status
+
+    n = len(comparison.metrics)
+    tested = sum(1 for c in comparison.metrics if c.p_adjusted is not None)
+    if comparison.status == Status.ERROR:
+        return f"verdict: NOT COMPARED: {comparison.message}"
+    regressions = comparison.regressions
+    improved = sum(1 for c in comparison.metrics if c.improvement)
+    if regressions:
+        return (f"verdict: REGRESSION in {len(regressions)} of {tested} tested metric(s) ({n} shown; "
+                f"{comparison.correction} correction, alpha {comparison.alpha:g}): {metric_label(regressions[0])}")
+    return (f"verdict: no supported regression in {tested} tested metric(s) ({n} shown, {improved} improved; "
+            f"{comparison.correction} correction, alpha {comparison.alpha:g})")
 
 
 def _resolve_pair(args: argparse.Namespace):

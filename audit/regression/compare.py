@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit.regression.comparability import config_difference, dataset_differences
+from audit.regression.comparability import config_difference, dataset_differences, numeric_differences
 from audit.config.sections import RegressionSpec
 from audit.errors import AuditUserError
 from audit.stats.multiple_testing import adjust
@@ -192,7 +192,7 @@ def _status(changes: list[MetricChange]) -> Status:
 
 def check_comparable(baseline: AuditRun, candidate: AuditRun, *, force: bool = False) -> list[str]:
     """Raise ComparisonRefused when the data or the protocol differ; with force, return what differed."""
-    problems = dataset_differences(baseline, candidate)
+    problems = dataset_differences(baseline, candidate) + numeric_differences(baseline, candidate)
     config = config_difference(baseline, candidate)
     if config:
         problems.append(config)

@@ -27,7 +27,7 @@ from audit.errors import AuditUserError, ConfigError
 from audit.run.executors.local import Executor, Job, LocalExecutor
 from audit.regression.gates import apply_gates
 from audit.io import atomic_write_text
-from audit.run.provenance import code_fingerprint, git_revision, hardware, now_iso, package_versions, python_version
+from audit.run.provenance import code_fingerprint, cpu_isa, git_revision, hardware, now_iso, package_versions, python_version
 from audit.run.registry import load_suite
 from audit.models.local_factory import LocalModelFactory
 from audit.results import (AuditRun, DatasetProvenance, DerivedModelProvenance, Finding, ModelProvenance,
@@ -100,7 +100,9 @@ class _AdapterPool:
 
 def model_provenance(adapter: ModelAdapter) -> ModelProvenance:
     info_fn = getattr(adapter, "model_info", None)
-    info = info_fn() if callable(info_fn) else {}
+    info = dict(info_fn()) if callable(info_fn) else {}
+    if str(info.get("device", "")).startswith("cpu"):
+        info.setdefault("cpu_isa", cpu_isa())          # bf16/fp32 kernels differ by instruction set
     return ModelProvenance(path=str(info.get("path", "")), sha256=adapter.fingerprint,
                            kind=adapter.kind.value, details=info)
 
