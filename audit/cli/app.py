@@ -95,6 +95,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from audit.api import run_audit
     from audit.run.runner import EXIT_CODES
 
+    if args.no_progress:                         # transformers' and the hub's own weight-loading bars too
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+
     run, files = run_audit(args.config, args.out, fresh=args.fresh, show_progress=not args.no_progress,
                            store_path=args.store, baseline=args.baseline, force=args.force,
                            command=reproduce_command(args))
