@@ -247,6 +247,14 @@ def test_lm_eval_tasks_match_hand_argmax(causal, tmp_path):
                 # Wilson, never the collapsed [v, v] a bootstrap gives on a tiny group
                 assert m.ci_low < m.ci_high and m.unit == UNIT_PROPORTION
     assert not [f for f in result.findings if f.severity.value != "info"]
+    # #17: the documents are regenerated from results.json alone (the recorded task seed), same order
+    from audit.data.tasks import SHIPPED_TASKS
+
+    seeds = result.details["lm_eval"]["task_seeds"]
+    for task in prompts:
+        docs = SHIPPED_TASKS[task].build(DataResolver(config_dir=tmp_path, prepared_dir=tmp_path), seeds[task])
+        outcome = next(o for o in result.outcomes if o.metric == lm_eval_metric_name(task, "acc"))
+        assert [str(d["id"]) for d in docs[:5]] == [str(i) for i in outcome.example_ids]
 
 
 def test_lm_eval_user_task_from_include_path(causal, tmp_path):
