@@ -196,7 +196,7 @@ def test_all_problems_are_listed_together_before_any_model_loads(tmp_path, tiny_
     code, _, err = run_cli(capsys, config(tmp_path, tiny_classifier_dir, blocks, "  - 'accuracy.nope >= 1'\n"),
                            "--out", tmp_path / "o")
     assert code == 2
-    assert "missing.jsonl" in err and "gone.csv" in err and "accuracy.nope" in err and "3 problem(s)" in err
+    assert "missing.jsonl" in err and "gone.csv" in err and "accuracy.nope" in err and "3 problems found" in err
 
 
 def test_runs_store_on_a_missing_path_is_an_error(tmp_path, capsys):

@@ -61,7 +61,8 @@ class Preflight:
         self.seconds = time.perf_counter() - started
         if self.problems:
             unique = list(dict.fromkeys(self.problems))
-            raise PreflightError("\n".join(unique) + f"\n{len(unique)} problem(s) found before any model was loaded")
+            summary = f"\n{len(unique)} problems found before any model was loaded" if len(unique) > 1 else ""
+            raise PreflightError("\n".join(unique) + summary)
 
     # ------------------------------------------------------------------ models
     def resolved(self, spec: ModelSpec) -> ModelSpec:
