@@ -336,3 +336,15 @@ def test_terminal_comparison_keeps_long_names_and_shows_the_condition(capsys):
     assert metric_label(long) in out and "(worst_case)" in metric_label(long)
     assert out.strip().splitlines()[-1] == comparison_verdict(comparison)
     assert comparison_verdict(comparison).startswith("verdict: REGRESSION in 1 of 1 tested metric(s)")
+
+
+def test_compare_on_an_errored_candidate_names_the_error_not_the_data():
+    from audit.regression.compare import compare_runs
+    from audit.results import AuditRun, DatasetProvenance, Provenance, Status
+
+    base = AuditRun(run_id="base", status=Status.PASSED, provenance=Provenance(
+        datasets={"d.csv": DatasetProvenance(path="d.csv", sha256="a" * 64)}))
+    errored = AuditRun(run_id="cand", status=Status.ERROR, provenance=Provenance())
+    comparison = compare_runs(base, errored)
+    assert comparison.status == Status.ERROR and "has status 'error'" in comparison.message
+    assert "--force" not in comparison.message and "dataset" not in comparison.message

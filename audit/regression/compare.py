@@ -210,7 +210,8 @@ def compare_runs(baseline: AuditRun, candidate: AuditRun, spec: RegressionSpec |
     Raises ComparisonRefused for different datasets or configs unless `force`. A candidate that
     errored, or nothing to compare, gives status error (exit code 2)."""
     spec = spec or RegressionSpec()
-    overridden = check_comparable(baseline, candidate, force=force)
+    # an errored candidate is named first: its missing datasets are a symptom, not a reason to --force
+    overridden = [] if candidate.status == Status.ERROR else check_comparable(baseline, candidate, force=force)
     comparison = Comparison(kind="baseline", baseline_run_id=baseline.run_id, baseline_ref=baseline_ref,
                             baseline_started_at=baseline.provenance.started_at or None,
                             candidate_run_id=candidate.run_id, alpha=spec.alpha, correction=spec.correction,
