@@ -348,3 +348,15 @@ def test_compare_on_an_errored_candidate_names_the_error_not_the_data():
     comparison = compare_runs(base, errored)
     assert comparison.status == Status.ERROR and "has status 'error'" in comparison.message
     assert "--force" not in comparison.message and "dataset" not in comparison.message
+
+
+def test_summary_shows_the_condition_next_to_a_metric_name():
+    from audit.results import AuditRun, Condition, Metric, Provenance, Status, SuiteResult
+    from reports.markdown import run_markdown
+
+    result = SuiteResult(suite="robustness", suite_version="1", model="m", metrics=[
+        Metric(name="perturb.accuracy", value=0.9, n=10),
+        Metric(name="perturb.accuracy", value=0.6, n=10, condition=Condition.WORST_CASE)])
+    text = run_markdown(AuditRun(run_id="r", status=Status.PASSED, provenance=Provenance(), suites=[result]))
+    assert "`perturb.accuracy` 0.9" in text.replace("90.0%", "0.9") or "`perturb.accuracy` " in text
+    assert "`perturb.accuracy` (worst_case)" in text
