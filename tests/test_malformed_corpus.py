@@ -19,6 +19,7 @@ import pytest
 
 import audit.cli.app as cli
 from audit.run.outdir import LOCK_FILE
+from tests.malformed_config_cases import CONFIG_CASES
 
 GOOD_ROWS = [{"id": "a", "text": "a wonderful film", "label": "positive"},
              {"id": "b", "text": "a dull film", "label": "negative"}]
@@ -80,114 +81,7 @@ def config_text(name: str, text: str, needle: str) -> None:
 
 
 # ---------------------------------------------------------------- config files (YAML and schema)
-OK_SUITES = "suites:\n  - suite: accuracy\n    config: {datasets: [{name: d, path: DATA}]}\n"
-OK = "models:\n  m: {path: CLF}\n" + OK_SUITES
-for name, text, needle in [
-    ("empty-file", "", "must be a mapping"),
-    ("top-level-list", "- a\n- b\n", "must be a mapping"),
-    ("top-level-scalar", "hello\n", "must be a mapping"),
-    ("unclosed-bracket", "models: [\n", "invalid YAML at line"),
-    ("tab-indent", "models:\n\tm: x\n", "invalid YAML"),
-    ("bad-mapping", "models:\n  m: {path: CLF\nsuites: []\n", "invalid YAML"),
-    ("python-tag", "models: !!python/object:os.system {}\n" + OK_SUITES, "invalid YAML"),
-    ("dup-top-key", OK + "models:\n  n: {path: CLF}\n", "duplicate key 'models'"),
-    ("dup-model-name", "models:\n  m: {path: CLF}\n  m: {path: CLF}\n" + OK_SUITES, "duplicate key 'm'"),
-    ("dup-model-key", "models:\n  m: {path: CLF, path: CLF}\n" + OK_SUITES, "duplicate key 'path'"),
-    ("dup-suite-key", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    suite: bias\n", "duplicate key 'suite'"),
-    ("dup-config-key", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: [], datasets: []}\n",
-     "duplicate key 'datasets'"),
-    ("dup-dataset-key", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: [{name: d, name: e}]}\n",
-     "duplicate key 'name'"),
-    ("dup-gate-key", OK + "gates: [{metric: accuracy.accuracy, metric: accuracy.ece, min: 0}]\n", "duplicate key 'metric'"),
-    ("dup-report-key", OK + "report: {title: a, title: b}\n", "duplicate key 'title'"),
-    ("dup-regression-key", OK + "regression: {alpha: 0.1, alpha: 0.2}\n", "duplicate key 'alpha'"),
-    ("no-models", OK_SUITES, "models: required key is missing"),
-    ("no-suites", "models:\n  m: {path: CLF}\n", "suites: required key is missing"),
-    ("models-empty", "models: {}\n" + OK_SUITES, "models"),
-    ("suites-empty", "models:\n  m: {path: CLF}\nsuites: []\n", "suites"),
-    ("unknown-top-key", OK + "colour: red\n", "colour: unknown key"),
-    ("model-name-slash", "models:\n  a/b: {path: CLF}\n" + OK_SUITES, "'a/b' is not allowed"),
-    ("model-name-dots", "models:\n  '..': {path: CLF}\n" + OK_SUITES, "'..' is not allowed"),
-    ("model-name-space", "models:\n  'a b': {path: CLF}\n" + OK_SUITES, "'a b' is not allowed"),
-    ("model-no-path", "models:\n  m: {kind: classifier}\n" + OK_SUITES, "models.m"),
-    ("model-kind", "models:\n  m: {path: CLF, kind: robot}\n" + OK_SUITES, "models.m.kind"),
-    ("model-dtype", "models:\n  m: {path: CLF, dtype: float8}\n" + OK_SUITES, "models.m.dtype"),
-    ("device-tpu", "models:\n  m: {path: CLF, device: tpu}\n" + OK_SUITES, "models.m.device"),
-    ("device-gpu", "models:\n  m: {path: CLF, device: gpu}\n" + OK_SUITES, "models.m.device"),
-    ("device-cuda-x", "models:\n  m: {path: CLF, device: 'cuda:x'}\n" + OK_SUITES, "models.m.device"),
-    ("batch-size-zero", "models:\n  m: {path: CLF, batch_size: 0}\n" + OK_SUITES, "models.m.batch_size"),
-    ("batch-size-negative", "models:\n  m: {path: CLF, batch_size: -4}\n" + OK_SUITES, "models.m.batch_size"),
-    ("batch-size-text", "models:\n  m: {path: CLF, batch_size: big}\n" + OK_SUITES, "models.m.batch_size"),
-    ("max-length-zero", "models:\n  m: {path: CLF, max_length: 0}\n" + OK_SUITES, "models.m.max_length"),
-    ("model-unknown-key", "models:\n  m: {path: CLF, weights: x}\n" + OK_SUITES, "models.m.weights: unknown key"),
-    ("allow-pickle-text", "models:\n  m: {path: CLF, allow_pickle: maybe}\n" + OK_SUITES, "models.m.allow_pickle"),
-    ("quantize-no-variant", "models:\n  m: {path: CLF, quantize: int8-dynamic}\n" + OK_SUITES, "models.m"),
-    ("variant-unknown-base", "models:\n  m: {path: CLF}\n  q: {variant_of: nope, quantize: int8-dynamic}\n" + OK_SUITES,
-     "nope"),
-    ("variant-with-path", "models:\n  m: {path: CLF}\n  q: {variant_of: m, path: CLF, quantize: int8-dynamic}\n"
-     + OK_SUITES, "models.q"),
-    ("seed-text", "seed: abc\n" + OK, "seed"),
-    ("cache-dir-list", "cache_dir: [1]\n" + OK, "cache_dir"),
-    ("store-number", "store: [5]\n" + OK, "store"),
-    ("suite-unknown", "models:\n  m: {path: CLF}\nsuites: [{suite: astrology}]\n", "suites[0].suite: unknown suite"),
-    ("suite-unknown-model", "models:\n  m: {path: CLF}\nsuites: [{suite: accuracy, models: [x]}]\n",
-     "suites[0].models names unknown model 'x'"),
-    ("suite-missing-name", "models:\n  m: {path: CLF}\nsuites: [{models: [m]}]\n", "suites[0].suite"),
-    ("suite-unknown-key", "models:\n  m: {path: CLF}\nsuites: [{suite: accuracy, colour: red}]\n",
-     "suites[0].colour: unknown key"),
-    ("suite-config-unknown-key", "models:\n  m: {path: CLF}\nsuites: [{suite: accuracy, config: {colour: red}}]\n",
-     "suites[0].config.colour: unknown key"),
-    ("accuracy-nothing-to-do", "models:\n  m: {path: CLF}\nsuites: [{suite: accuracy}]\n", "suites[0].config"),
-    ("accuracy-dup-dataset", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: "
-     "[{name: d, path: DATA}, {name: d, path: DATA}]}\n", "dataset names must be unique"),
-    ("dataset-limit-zero", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: "
-     "[{name: d, path: DATA, limit: 0}]}\n", "suites[0].config.datasets[0].limit"),
-    ("dataset-no-name", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: [{path: DATA}]}\n",
-     "suites[0].config.datasets[0].name"),
-    ("dataset-no-path", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: [{name: d}]}\n",
-     "suites[0].config.datasets[0].path"),
-    ("dataset-unknown-key", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: "
-     "[{name: d, path: DATA, colour: red}]}\n", "suites[0].config.datasets[0].colour: unknown key"),
-    ("dataset-on-blank", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: "
-     "[{name: d, path: DATA, on_blank: ignore}]}\n", "suites[0].config.datasets[0].on_blank"),
-    ("dataset-label-map-list", "models:\n  m: {path: CLF}\nsuites:\n  - suite: accuracy\n    config: {datasets: "
-     "[{name: d, path: DATA, label_map: [a]}]}\n", "suites[0].config.datasets[0].label_map"),
-    ("lm-eval-no-tasks", "models:\n  m: {path: CLF}\nsuites: [{suite: accuracy, config: {lm_eval: {tasks: []}}}]\n",
-     "suites[0].config.lm_eval.tasks"),
-    ("gate-shorthand", OK + "gates: ['accuracy.accuracy ~ 3']\n", "gates[0]"),
-    ("gate-no-bound", OK + "gates: [{metric: accuracy.accuracy}]\n", "a gate needs 'min', 'max'"),
-    ("gate-min-above-max", OK + "gates: [{metric: accuracy.accuracy, min: 0.9, max: 0.1}]\n", "min 0.9 is above max 0.1"),
-    ("gate-negative-deviation", OK + "gates: [{metric: accuracy.accuracy, max_deviation: -1}]\n",
-     "gates[0].max_deviation"),
-    ("gate-unknown-model", OK + "gates: [{metric: accuracy.accuracy, min: 0, model: x}]\n", "gates[0].model"),
-    ("gate-severity", OK + "gates: [{metric: accuracy.accuracy, min: 0, severity: loud}]\n", "gates[0].severity"),
-    ("gate-condition", OK + "gates: [{metric: accuracy.accuracy, min: 0, condition: sunny}]\n", "gates[0].condition"),
-    ("gate-unknown-key", OK + "gates: [{metric: accuracy.accuracy, min: 0, colour: red}]\n", "gates[0].colour"),
-    ("gate-metric-typo", OK + "gates: ['accuracy.acuracy >= 0.5']\n", "gates[0].metric: 'accuracy.acuracy'"),
-    ("gate-metric-other-suite", OK + "gates: ['crows_pairs.metric <= 0.6']\n", "gates[0].metric: 'crows_pairs.metric'"),
-    ("gate-metric-no-family", OK + "gates: ['nothing <= 0.6']\n", "gates[0].metric: 'nothing'"),
-    ("gate-suite-not-selected", OK + "gates: [{metric: accuracy.accuracy, min: 0, suite: robustness}]\n",
-     "gates[0].suite"),
-    ("gate-second-bad", OK + "gates: ['accuracy.accuracy >= 0.1', 'accuracy.f2 >= 0.1']\n", "gates[1].metric"),
-    ("report-max-examples", OK + "report: {max_examples: -1}\n", "report.max_examples"),
-    ("report-unknown-key", OK + "report: {colour: red}\n", "report.colour: unknown key"),
-    ("regression-alpha", OK + "regression: {alpha: 2}\n", "regression.alpha"),
-    ("regression-unknown-key", OK + "regression: {colour: red}\n", "regression.colour: unknown key"),
-    ("model-card-unknown-key", OK + "model_card: {colour: red}\n", "model_card.colour: unknown key"),
-    ("robustness-unknown-part", "models:\n  m: {path: CLF}\nsuites: [{suite: robustness, config: {parts: [magic]}}]\n",
-     "suites[0].config.parts"),
-    ("bias-unknown-part", "models:\n  m: {path: CLF}\nsuites: [{suite: bias, config: {parts: [magic]}}]\n",
-     "unknown part 'magic'"),
-    ("bias-no-parts", "models:\n  m: {path: CLF}\nsuites: [{suite: bias, config: {parts: []}}]\n", "suites[0].config.parts"),
-    ("explain-bad-method", "models:\n  m: {path: CLF}\nsuites: [{suite: explainability, config: {examples: {dataset: "
-     "{path: DATA}}, methods: [gradcam]}}]\n", "suites[0].config.methods"),
-    ("explain-no-examples", "models:\n  m: {path: CLF}\nsuites: [{suite: explainability, config: {examples: {n: 3}}}]\n",
-     "suites[0].config.examples"),
-    ("privacy-unknown-part", "models:\n  m: {path: CLF}\nsuites: [{suite: privacy, config: {parts: [magic]}}]\n",
-     "suites[0].config.parts"),
-    ("fairness-on-blank", "models:\n  m: {path: CLF}\nsuites: [{suite: bias, config: {fairness: {on_blank: maybe}}}]\n",
-     "suites[0].config.fairness.on_blank"),
-]:
+for name, text, needle in CONFIG_CASES:
     config_text(name, text, needle)
 
 case("config-not-found", lambda e: e.run(e.tmp / "nope.yaml"), "config file not found")
