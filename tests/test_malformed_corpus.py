@@ -127,7 +127,7 @@ data_case("builtin-escape", lambda e: "builtin:../../../etc/passwd", "points out
 data_case("prepared-escape", lambda e: "prepared:../../x.jsonl", "points outside")
 data_case("prepared-missing", lambda e: "prepared:nothing/test.jsonl", "run `python run_audit.py prepare` first")
 data_case("csv-unbalanced-quote", lambda e: e.file("d.csv", 'id,text,label\na,"open quote,positive\n'), "d.csv: cannot parse")
-data_case("not-utf8", lambda e: e.file("d.csv", b"id,text,label\na,caf\xe9,positive\n"), "d.csv: cannot parse")
+data_case("not-utf8", lambda e: e.file("d.csv", b"id,text,label\na,caf\xe9,positive\n"), "d.csv: line 2, column 6: not UTF-8")
 data_case("bad-gzip", lambda e: e.file("d.jsonl.gz", b"not gzip at all"), "d.jsonl.gz: cannot read")
 data_case("folder-as-file", lambda e: (e.tmp / "folder.jsonl").mkdir() or e.tmp / "folder.jsonl", "folder.jsonl: cannot read")
 data_case("tsv-no-label", lambda e: e.file("d.tsv", "id\ttext\na\tfine\n"), "column(s) 'label' not found")

@@ -278,10 +278,8 @@ def test_bad_data_through_the_cli_exits_2_naming_file_and_line(tmp_path, capsys,
     assert cli.main([str(config), "--out", str(out), "--no-progress"]) == 2
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
-    data = json.loads((out / "results.json").read_text())
-    [suite] = data["suites"]
-    assert suite["status"] == "error" and f"{path}: line 3" in suite["error"] and "not UTF-8" in suite["error"]
-    assert "\n" not in suite["error"]
+    [line] = captured.err.strip().splitlines()              # refused by the preflight, before any model loads
+    assert f"{path}: line 3" in line and "not UTF-8" in line and not (out / "results.json").exists()
 
 
 def test_results_carry_what_a_recomputation_needs(classifier_run):
