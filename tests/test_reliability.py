@@ -360,3 +360,10 @@ def test_summary_shows_the_condition_next_to_a_metric_name():
     text = run_markdown(AuditRun(run_id="r", status=Status.PASSED, provenance=Provenance(), suites=[result]))
     assert "`perturb.accuracy` 0.9" in text.replace("90.0%", "0.9") or "`perturb.accuracy` " in text
     assert "`perturb.accuracy` (worst_case)" in text
+
+
+def test_runs_on_a_default_store_that_does_not_exist_creates_nothing(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "runs")
+    assert code == 0 and "no runs recorded yet" in out and not (tmp_path / "cache" / "history.sqlite").exists()
+    code, _, err = run_cli(capsys, "runs", "tag", "abc", "baseline")
+    assert code == 2 and "no run or tag 'abc': no run history at" in err and not (tmp_path / "cache" / "history.sqlite").exists()

@@ -257,7 +257,26 @@ def _history(store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _missing_default_store(args: argparse.Namespace) -> str | None:
+    """The default store's path when it does not exist yet (then nothing is created just to say so)."""
+    from audit.store import default_store
+
+    if getattr(args, "store", None):
+        return None
+    where = default_store(None)
+    return where if "://" not in where and not Path(where).exists() else None
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
+    from audit.errors import ConfigError
+
+    missing = _missing_default_store(args)
+    if missing is not None:
+        if args.runs_command in (None, "history") and not (args.tag and len(args.tag) == 2):
+            print(f"no runs recorded yet in {missing} (run an audit first, or pass --store)")
+            return 0
+        ref = getattr(args, "run", None) or getattr(args, "tag", None)
+        raise ConfigError(f"no run or tag {ref!r}: no run history at {missing} yet (pass --store for another)")
     with _open(args) as store:
         action = args.runs_command
         if action is None and args.tag and len(args.tag) == 2:     # legacy: runs --tag RUN_ID TAG
