@@ -78,7 +78,8 @@ audit: prepare ## run examples/default.yaml into runs/default and print the repo
 	@rc=0; $(PY) run_audit.py $(CONFIG) --out $(OUT) || rc=$$?; echo; \
 	for f in $(OUT)/report.html $(OUT)/results.json $(OUT)/compliance.html $(OUT)/compliance.pdf; do \
 	  if [ -f "$$f" ]; then echo "$$f"; else echo "$$f (not written)"; fi; done; \
-	echo "audit exit code: $$rc (0 all gates passed, 1 a gate failed, 2 the run could not be done)"; \
+	$(PY) -c "import json; d = json.load(open('$(OUT)/results.json')); print('run id:', d['run_id'], 'recorded in', d['provenance'].get('store'))" 2>/dev/null || true; \
+	echo "audit exit code: $$rc (0 all gates passed, 1 a gate failed, 2 the run could not be done, 130 interrupted)"; \
 	exit $$rc
 
 test: install ## run the test suite (slow tests build the default models once if they are missing)

@@ -8,7 +8,10 @@ from audit.config.schema import load_config
 from audit.run.registry import load_renderers
 from audit.results import AuditRun
 from audit.run.runner import AdapterLoader, Runner
-from audit.store import HISTORY_FILE, RunStore, default_store
+from audit.config.schema import ModelSpec
+from audit.run.outdir import OutputFolder, with_current_run
+from audit.run.preflight import preflight
+from audit.store import RunStore, default_store
 
 RESULTS_FILENAME = "results.json"
 
@@ -18,6 +21,15 @@ def render(run: AuditRun, out_dir: Path, renderers: list[str] | None = None) -> 
     out_dir = Path(out_dir)
     written = {r.name: r.render(run, out_dir) for r in load_renderers(renderers)}
     return {name: path for name, path in written.items() if path is not None}   # a skipped PDF is None
+
+
+def no_model_checks(spec: ModelSpec, prepared_dir: Path) -> list[str]:
+    """A caller-supplied adapter loader decides what a model path means: its folders are not checked."""
+    return []
+
+
+def no_labels(spec: ModelSpec, prepared_dir: Path) -> tuple[None, None]:
+    return None, None
 
 
 def run_audit(config_path: str | Path, out_dir: str | Path, *, fresh: bool = False, show_progress: bool = True,
@@ -35,24 +47,30 @@ def run_audit(config_path: str | Path, out_dir: str | Path, *, fresh: bool = Fal
     from audit.run.provenance import code_fingerprint
     from audit.regression.baseline import attach_comparison, check_baseline_protocol, headline_keys
 
+    real_models = adapter_loader is None and runner_module.default_adapter_loader is runner_module.REAL_ADAPTER_LOADER
     adapter_loader = adapter_loader or runner_module.default_adapter_loader
     loaded = load_config(config_path)
     out_dir = Path(out_dir)
     spec = loaded.config.regression
-    where = default_store(store_path, loaded.config.store, loaded.directory,
-                          fallback=out_dir.resolve().parent / HISTORY_FILE)
+    where = default_store(store_path, loaded.config.store, loaded.directory)
+    checkers = {} if real_models else {"model_checker": no_model_checks, "label_reader": no_labels}
+    preflight(loaded, out_dir, where, suite_loader=runner_module.load_suite, **checkers)        # every input, before any model loads (exit 2)
     with RunStore(where) as store:
         base_run = None
-        if baseline is not None:
+        if baseline is not None:                           # an unknown tag fails with nothing written
             base_run, _ = store.resolve(baseline)
             check_baseline_protocol(base_run, loaded, force=force)
-        run = Runner(loaded, out_dir, fresh=fresh, show_progress=show_progress, adapter_loader=adapter_loader).run()
-        run.provenance.command = command
-        run.provenance.code_sha256 = code_fingerprint()
-        attach_variants(run, loaded, adapter_loader)
-        if base_run is not None:
-            attach_comparison(run, base_run, spec, ref=baseline or base_run.run_id, force=force)
-        store.record(run, out_dir / RESULTS_FILENAME)
-        run.history = store.snapshot(run, headline_keys(run), spec.history)
-    files = render(run, out_dir, renderers)
+        with OutputFolder(out_dir):                        # one run per folder; old outputs moved aside
+            run = Runner(loaded, out_dir, fresh=fresh, show_progress=show_progress,
+                         adapter_loader=adapter_loader).run()
+            run.provenance.command = command
+            run.provenance.code_sha256 = code_fingerprint()
+            run.provenance.store = store.where
+            attach_variants(run, loaded, adapter_loader)
+            if base_run is not None:
+                attach_comparison(run, base_run, spec, ref=baseline or base_run.run_id, force=force)
+            keys = headline_keys(run)
+            run.history = with_current_run(store.snapshot(run, keys, spec.history), run, keys)
+            files = render(run, out_dir, renderers)          # render first ...
+            store.record(run, out_dir / RESULTS_FILENAME)    # ... record last: a stored run has its reports
     return run, files

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from audit.results import AuditRun, Comparison, Severity, Status, VariantReport, group_label
+from audit.results import AuditRun, Comparison, Condition, Severity, Status, VariantReport, group_label
 from reports.base import TextFileRenderer
 from reports.deltas import (format_bytes, format_change, format_change_ci, format_ms, format_p, ratio, recipe_text,
                             verdict)
@@ -97,7 +97,8 @@ def run_markdown(run: AuditRun) -> str:
     rows = []
     for s in run.suites:
         heads = [m for m in s.metrics if m.group is None][:3]
-        shown = "; ".join(f"{code(m.name)} {format_value(m.value, m.unit)} {format_ci(m.ci_low, m.ci_high, m.unit)}"
+        shown = "; ".join(f"{code(m.name)}{'' if m.condition == Condition.ORIGINAL else f' ({m.condition.value})'} "
+                          f"{format_value(m.value, m.unit)} {format_ci(m.ci_low, m.ci_high, m.unit)}"
                           for m in heads) or "—"
         rows.append([md(s.suite), md(s.model), STATUS_MARK.get(s.status, s.status.value), shown])
     lines += _table(["suite", "model", "status", "headline metrics (95% CI)"], rows) + [""]

@@ -15,6 +15,7 @@ from statsmodels.stats.proportion import proportion_confint
 from audit.models.adapters.base import Capability
 from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
+from audit.data.labelled import LabelResolver
 from audit.data.resolver import DataResolver
 from audit.errors import CapabilityError, ConfigError, DataError
 from audit.results import UNIT_PROPORTION, BarChartView, LineChartView, MatrixHeatmapView, SuiteResult
@@ -28,6 +29,7 @@ TEXTS = ["a wonderful, moving film", "dull and far too long", "the best thing th
          "i hated every minute", "charming cast and a sharp script", "a mess from start to finish",
          "quietly brilliant", "boring", "funny and warm", "pointless sequel"]
 LABELS = ["positive", "negative", "1", "0", "positive", "negative", "1", "0", "positive", "negative"]
+MIXED_MAP = {"positive": "positive", "negative": "negative", "1": "positive", "0": "negative"}
 
 
 class CountingAdapter:
@@ -87,7 +89,8 @@ def hand_ece(conf: np.ndarray, correct: np.ndarray, bins: int) -> float:
 def test_classifier_dataset_metrics_match_hand_recomputation(classifier, tmp_path):
     write_csv(tmp_path / "data.csv", list(zip(TEXTS, LABELS)))
     adapter = CountingAdapter(classifier)
-    result = run_suite(adapter, {"datasets": [{"name": "toy", "path": "data.csv"}], "ece_bins": 5}, tmp_path)
+    result = run_suite(adapter, {"datasets": [{"name": "toy", "path": "data.csv", "label_map": MIXED_MAP}],
+                                 "ece_bins": 5}, tmp_path)
     assert adapter.calls == [("classify", len(TEXTS))]  # one batched call
 
     probs = np.asarray(classifier.classify(TEXTS), dtype=float)
@@ -132,7 +135,7 @@ def test_two_datasets_label_map_ids_and_limit(classifier, tmp_path):
     rows = [{"id": f"r{i}", "sentence": t, "y": "pos" if i % 2 == 0 else "neg"} for i, t in enumerate(TEXTS)]
     (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     config = {"datasets": [
-        {"name": "a", "path": "a.csv"},
+        {"name": "a", "path": "a.csv", "label_map": MIXED_MAP},
         {"name": "b", "path": "b.jsonl", "text_column": "sentence", "label_column": "y",
          "label_map": {"pos": "positive", "neg": "negative"}, "limit": 6, "seed": 3}]}
     result = run_suite(classifier, config, tmp_path)
@@ -148,6 +151,27 @@ def test_two_datasets_label_map_ids_and_limit(classifier, tmp_path):
     recall = result.metric(RECALL, {"dataset": "b", "label": "positive"})
     assert recall is not None and recall.group == {"dataset": "b", "label": "positive"}
     assert len([m for m in result.metrics if m.name == ACCURACY and m.group is None]) == 1
+
+
+def test_zero_one_labels_are_not_guessed_as_class_ids_for_named_labels(classifier, tmp_path):
+    write_csv(tmp_path / "01.csv", [("good", "1"), ("bad", "0")])
+    with pytest.raises(DataError, match=r"01\.csv: row 1 \(id 0\): label 1 .*class index.*label_map"):
+        run_suite(classifier, {"datasets": [{"name": "z", "path": "01.csv"}]}, tmp_path)
+    mapped = run_suite(classifier, {"datasets": [{"name": "z", "path": "01.csv",
+                                                 "label_map": {"1": "positive", "0": "negative"}}]}, tmp_path)
+    assert mapped.metric(ACCURACY).n == 2
+    assert LabelResolver(["LABEL_0", "LABEL_1"], None)(1) == 1       # unnamed labels: the index is the name
+    assert LabelResolver(["negative", "positive"], None)(1) is None
+
+
+def test_blank_text_is_refused_or_dropped_and_counted(classifier, tmp_path):
+    write_csv(tmp_path / "blank.csv", [("good", "positive"), ("  ", "negative"), ("bad", "negative")])
+    with pytest.raises(DataError, match=r"blank\.csv: row 2 \(id 1\): column 'text' is blank.*on_blank: drop"):
+        run_suite(classifier, {"datasets": [{"name": "b", "path": "blank.csv"}]}, tmp_path)
+    dropped = run_suite(classifier, {"datasets": [{"name": "b", "path": "blank.csv", "on_blank": "drop"}]}, tmp_path)
+    assert dropped.metric(ACCURACY).n == 2
+    assert dropped.details["subsets"]["b"]["dropped_blank_rows"] == 1
+    assert dropped.details["subsets"]["b"]["ids"] == ["0", "2"]
 
 
 def test_unknown_label_names_the_row(classifier, tmp_path):
@@ -223,6 +247,14 @@ def test_lm_eval_tasks_match_hand_argmax(causal, tmp_path):
                 # Wilson, never the collapsed [v, v] a bootstrap gives on a tiny group
                 assert m.ci_low < m.ci_high and m.unit == UNIT_PROPORTION
     assert not [f for f in result.findings if f.severity.value != "info"]
+    # #17: the documents are regenerated from results.json alone (the recorded task seed), same order
+    from audit.data.tasks import SHIPPED_TASKS
+
+    seeds = result.details["lm_eval"]["task_seeds"]
+    for task in prompts:
+        docs = SHIPPED_TASKS[task].build(DataResolver(config_dir=tmp_path, prepared_dir=tmp_path), seeds[task])
+        outcome = next(o for o in result.outcomes if o.metric == lm_eval_metric_name(task, "acc"))
+        assert [str(d["id"]) for d in docs[:5]] == [str(i) for i in outcome.example_ids]
 
 
 def test_lm_eval_user_task_from_include_path(causal, tmp_path):

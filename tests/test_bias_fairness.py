@@ -131,7 +131,7 @@ def test_empty_dataset_is_a_data_error_naming_the_file(tmp_path):
 
 def test_positive_label_absent_from_label_column_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="label_gold.*'toxic'"):
-        F.load_fairness_data(_context(tmp_path), F.FairnessConfig(positive_label="toxic"))
+        F.load_fairness_data(_context(tmp_path), F.FairnessConfig(positive_label="toxic", on_blank="drop"))
 
 
 class KeywordClassifier:
@@ -149,8 +149,11 @@ def test_part_numbers_match_hand_computation(tmp_path, hatecheck_predictions):
     frame, y_true, y_pred = hatecheck_predictions
     ctx = _context(tmp_path, KeywordClassifier())
     result = SuiteResult(suite="bias", suite_version="1.0", model="kw")
-    F.FairnessPart().run(ctx, F.FairnessConfig(resamples=100), result)
-    hand = _hand_rates(frame, y_true, y_pred, ["target_ident"])
+    F.FairnessPart().run(ctx, F.FairnessConfig(resamples=100, on_blank="drop"), result)
+    named = (frame["target_ident"] != "").to_numpy()
+    assert result.details[F.KEY][F.DROPPED_ATTR] == int((~named).sum()) > 0     # on_blank: drop, counted
+    assert result.metric(F.SELECTION_RATE, group={"target_ident": F.EMPTY_GROUP}) is None   # never a group
+    hand = _hand_rates(frame[named], y_true[named], y_pred[named], ["target_ident"])
     for ident, row in hand.iterrows():
         # each rate is a proportion of its own denominator, with that denominator's Wilson interval
         for name, col, n_col in ((F.SELECTION_RATE, "sel", "n"), (F.FALSE_POSITIVE_RATE, "fpr", "n_neg"),
@@ -172,17 +175,26 @@ def test_part_numbers_match_hand_computation(tmp_path, hatecheck_predictions):
     eo = result.metric(F.EO_DIFFERENCE)
     assert eo.value == pytest.approx(max(np.ptp(both["tpr"]), np.ptp(both["fpr"])))
     assert eo.n == both["n"].sum() and eo.ci_low <= eo.value <= eo.ci_high and 0 <= eo.nan_share <= 1
-    assert any(f.metric == F.EO_DIFFERENCE and "target_ident: none" in f.message for f in result.findings)
+    assert any("were dropped (on_blank: drop)" in f.message for f in result.findings)
     assert any("Proxy task" in f.message for f in result.findings)
     assert {v.type for v in result.views} == {"bar_chart", "table"}
     assert ctx.data.seen and next(iter(ctx.data.seen.values())).rows == len(frame)
+
+
+def test_blank_sensitive_cell_is_refused_naming_row_and_column(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("test_case,label_gold,target_ident\nyou are scum,hateful,women\nhello,non-hateful,\n")
+    with pytest.raises(DataError, match=r"f\.csv: row 2: column 'target_ident' is blank.*on_blank: drop"):
+        F.load_fairness_data(_context(tmp_path), F.FairnessConfig(dataset=str(path)))
+    frame, keys, _ = F.load_fairness_data(_context(tmp_path), F.FairnessConfig(dataset=str(path), on_blank="drop"))
+    assert len(frame) == 1 and frame.attrs[F.DROPPED_ATTR] == 1 and F.EMPTY_GROUP not in set(keys["target_ident"])
 
 
 def test_part_on_tiny_classifier_intersectional(tmp_path, tiny_classifier_dir):
     adapter = load_adapter("tiny", ModelSpec(path=str(tiny_classifier_dir)), prepared_dir=tmp_path, cache_dir=None)
     part = F.FairnessPart()
     assert part.unsupported_reason(adapter) is None
-    cfg = F.FairnessConfig(limit=160, sensitive_columns=["target_ident", "direction"], resamples=100,
+    cfg = F.FairnessConfig(limit=160, on_blank="drop", sensitive_columns=["target_ident", "direction"], resamples=100,
                            model_positive_label="positive")
     ctx = _context(tmp_path, adapter)
     result = SuiteResult(suite="bias", suite_version="1.0", model="tiny")
@@ -202,7 +214,7 @@ def test_part_on_tiny_classifier_intersectional(tmp_path, tiny_classifier_dir):
     assert result.metric(F.EO_DIFFERENCE) is None
     assert any(f.metric == F.EO_DIFFERENCE and "undefined" in f.message for f in result.findings)
     with pytest.raises(ConfigError, match="model_positive_label"):
-        part.run(ctx, F.FairnessConfig(limit=20, model_positive_label="hateful"), result)
+        part.run(ctx, F.FairnessConfig(limit=20, model_positive_label="hateful", on_blank="drop"), result)
 
 
 def test_disparity_ci_contains_estimate_when_bootstrap_is_biased_upwards():

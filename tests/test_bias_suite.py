@@ -19,7 +19,7 @@ from suites.bias.suite import PART_KEYS, BiasConfig, BiasSuite
 # keep the tiny-model runs small; every part still reads its real default data
 SMALL = {"templates": {"limit": 4}, "crows_pairs": {"limit": 20}, "winobias": {"limit": 5},
          "bbq": {"limit_per_category": 3, "categories": ["Age", "Religion"]},
-         "counterfactual": {"limit": 10}, "fairness": {"limit": 200}}
+         "counterfactual": {"limit": 10}, "fairness": {"limit": 200, "on_blank": "drop"}}
 
 
 def _run(model_dir: Path, tmp_path: Path, config: dict) -> SuiteResult:

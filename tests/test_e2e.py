@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,7 @@ suites:
       templates: {{limit: 2}}
       bbq: {{limit_per_category: 2}}
       counterfactual: {{limit: 10}}
-      fairness: {{limit: 120}}
+      fairness: {{limit: 120, on_blank: drop}}
 gates:
   - {{metric: accuracy.accuracy, min: 0.0, model: clf}}
 """)
@@ -98,9 +97,9 @@ def test_bad_dataset_is_exit_2_naming_the_file(tmp_path, tiny_classifier_dir, ca
                       f"    config: {{datasets: [{{name: e, path: empty.csv}}]}}\n")
     assert main([str(config), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     captured = capsys.readouterr()
-    assert "empty.csv" in captured.err + captured.out and "Traceback" not in captured.err
-    data = json.loads((tmp_path / "o" / "results.json").read_text())
-    assert data["status"] == "error" and "empty" in data["suites"][0]["error"]
+    assert "Traceback" not in captured.err
+    assert "empty.csv: the dataset is empty" in captured.err.splitlines()[0]      # the preflight, before any model
+    assert not (tmp_path / "o" / "results.json").exists()
 
 
 def test_missing_model_is_exit_2(tmp_path, capsys):
@@ -108,7 +107,8 @@ def test_missing_model_is_exit_2(tmp_path, capsys):
     config.write_text("models:\n  m: {path: no/such/model}\nsuites:\n  - suite: accuracy\n"
                       "    config: {datasets: [{name: e, path: builtin:rt_polarity/rt-polarity.pos}]}\n")
     assert main([str(config), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
-    assert "no/such/model" in capsys.readouterr().out
+    first = capsys.readouterr().err.splitlines()[0]
+    assert "models.m: model path" in first and "no/such/model" in first
 
 
 def test_help_reads_well(capsys):
@@ -145,7 +145,7 @@ suites:
       templates: {{limit: 2}}
       bbq: {{limit_per_category: 3}}
       counterfactual: {{limit: 60}}
-      fairness: {{limit: 600}}
+      fairness: {{limit: 600, on_blank: drop}}
 gates:
   - {{metric: accuracy.accuracy, min: 0.70, model: minilm-sentiment}}
 """)

@@ -137,7 +137,7 @@ def test_bad_input_names_the_key(tmp_path):
     with pytest.raises(ConfigError, match="explainability.examples.task"):
         _run(BowAdapter(WEIGHTS), tmp_path, {"examples": {"task": "rt_polarity_mc"}})
     empty = _csv(tmp_path, ROWS[:2] + [("blank", "   ", "positive")])
-    with pytest.raises(DataError, match="example 'blank': the text is empty"):
+    with pytest.raises(DataError, match=r"row 3 \(id blank\): column 'text' is blank"):
         _run(BowAdapter(WEIGHTS), tmp_path, {"examples": {"dataset": {"path": str(empty)}}})
 
 

@@ -6,9 +6,7 @@ rate and steps, and the report's numbers are consistent with each other."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 

@@ -16,7 +16,6 @@ import yaml
 from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec, load_config
 from audit.data.resolver import DataResolver
-from audit.errors import ConfigError
 from audit.models.local_factory import LocalModelFactory
 from audit.results import LineChartView, Status, TableView
 from audit.run.runner import Runner

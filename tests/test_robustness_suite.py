@@ -209,7 +209,7 @@ def test_multiple_choice_on_a_causal_lm(tmp_path):
 def test_empty_text_names_the_file_and_row(tmp_path):
     path = write_dataset(tmp_path, ROWS[:3] + [("   ", "positive")] + ROWS[3:])
     ctx = make_ctx(tmp_path, BagOfWordsClassifier(WEIGHTS), small_config(path, parts=["perturbations"]))
-    with pytest.raises(DataError, match=rf"robustness.data: {path}: row 4 \(id r3\): column 'text' is empty"):
+    with pytest.raises(DataError, match=rf"robustness.data: {path}: row 4 \(id r3\): column 'text' is blank"):
         RobustnessSuite().run(ctx)
 
 
@@ -278,7 +278,23 @@ def test_bad_data_through_the_cli_exits_2_naming_file_and_line(tmp_path, capsys,
     assert cli.main([str(config), "--out", str(out), "--no-progress"]) == 2
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
-    data = json.loads((out / "results.json").read_text())
-    [suite] = data["suites"]
-    assert suite["status"] == "error" and f"{path}: line 3" in suite["error"] and "not UTF-8" in suite["error"]
-    assert "\n" not in suite["error"]
+    [line] = captured.err.strip().splitlines()              # refused by the preflight, before any model loads
+    assert f"{path}: line 3" in line and "not UTF-8" in line and not (out / "results.json").exists()
+
+
+def test_results_carry_what_a_recomputation_needs(classifier_run):
+    """#17: the subset's ids and seed, every successful adversarial example in examples[], the export path
+    relative to the run folder."""
+    result, _, ctx = classifier_run
+    subset = result.details["subset"]
+    rows = [json.loads(line) for line in Path(subset["data"]).read_text().splitlines() if line.strip()]
+    order = np.random.default_rng(subset["seed"]).permutation(len(rows))
+    assert subset["ids"] == [rows[i]["id"] for i in order]                    # redrawn from the seed alone
+    attacks = result.details["attacks"]
+    assert attacks["subset"]["ids"] == subset["ids"][:attacks["subset"]["limit"]]
+    successes = attacks["word"]["succeeded"] + attacks["char"]["succeeded"]
+    adversarial = [e for e in result.examples if any(t.endswith(" attack") for t in e.tags)]
+    assert len(adversarial) == successes > 0
+    export = attacks["export"]
+    assert export["relative_to"] == "results.json" and not Path(export["path"]).is_absolute()
+    assert (ctx.artifacts_dir.parent.parent / export["path"]).is_file()

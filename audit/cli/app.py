@@ -27,7 +27,9 @@ REPORT_FORMATS = ("html", "junit", "markdown", "compliance", "compliance_md", "c
 EPILOG = """exit codes: 0 all gates passed, 1 a gate failed, 2 the run could not be done
 (bad config, missing model, bad data, a suite that crashed, any unexpected error: one line
 on the terminal, the traceback in a log file it names). `compare` exits 1 on a supported
-regression and 2 when the candidate run errored or nothing is comparable.
+regression and 2 when the candidate run errored or nothing is comparable. Ctrl-C: exit 130
+(run the same command again to resume). Every input is checked before any model loads
+(preflight): all problems are listed at once, exit 2.
 
 examples:
   python run_audit.py prepare                         # build the offline default models once
@@ -48,8 +50,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default: runs/latest)")
     p.add_argument("--fresh", action="store_true", help="ignore finished jobs of an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--store", help=STORE_HELP.replace("runs/history.sqlite", "the config's store:, else "
-                                                                            "OUT/../history.sqlite"))
+    p.add_argument("--store", help=STORE_HELP.replace("else CACHE/", "else the config's store:, else CACHE/"))
     p.add_argument("--baseline", metavar="TAG", help="also compare with this stored run (tag, id or results "
                                                      "path) and fail on a supported regression (exit 1)")
     p.add_argument("--force", action="store_true", help="with --baseline: compare even if datasets or config differ")
@@ -94,6 +95,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from audit.api import run_audit
     from audit.regression.status import EXIT_CODES
 
+    if args.no_progress:                         # transformers' and the hub's own weight-loading bars too
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+
     run, files = run_audit(args.config, args.out, fresh=args.fresh, show_progress=not args.no_progress,
                            store_path=args.store, baseline=args.baseline, force=args.force,
                            command=reproduce_command(args))
@@ -113,6 +120,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"status: {run.status.value}")
     for name, path in files.items():
         print(f"{name}: {path}")
+    print(f"run id: {run.run_id} (recorded in {run.provenance.store}; "
+          f"tag it: python run_audit.py runs tag {run.run_id} baseline)")
     crashed = [s for s in run.suites if "traceback" in s.details]
     if crashed:
         print(f"{len(crashed)} suite(s) crashed; tracebacks in {args.log_file} and results.json",
@@ -249,7 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     args.log_file = log_path(args)
     handlers = _configure_logging(args.verbose, args.log_file)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:          # `runs | head -1`: the reader has what it wanted
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        except (OSError, ValueError, AttributeError):
+            pass                                                              # not a real file (tests)
+        return 0
     except AuditUserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -10,7 +10,7 @@ from pathlib import Path
 
 EXIT_ERROR = 2
 STORE_HELP = ("run history: a SQLite file or a SQLAlchemy URL such as postgresql+psycopg://user@host/db "
-              "(default: $RAI_AUDIT_STORE, else runs/history.sqlite)")
+              "(default: $RAI_AUDIT_STORE, else CACHE/history.sqlite, the same for run, runs and compare)")
 
 
 def _store_option(parser: argparse.ArgumentParser, *, child: bool = False) -> None:
@@ -73,9 +73,14 @@ def add_runs(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace):
+    from audit.errors import ConfigError
     from audit.store import RunStore, default_store
 
-    return RunStore(default_store(getattr(args, "store", None)))
+    explicit = getattr(args, "store", None)
+    if explicit and "://" not in str(explicit) and not Path(explicit).expanduser().is_file():
+        raise ConfigError(f"--store {explicit}: no such run history file (a mistyped path would create an "
+                          "empty one); omit --store for the default store")
+    return RunStore(default_store(explicit))
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -105,7 +110,6 @@ def _spec(args: argparse.Namespace, candidate_config: dict):
 
 def print_comparison(comparison) -> None:
     from audit.results.comparison import flagged_first
-    from audit.results import group_label
 
     print(f"baseline {comparison.baseline_run_id}  candidate {comparison.candidate_run_id}  "
           f"{comparison.correction} correction, alpha {comparison.alpha:g}")
@@ -115,16 +119,47 @@ def print_comparison(comparison) -> None:
              f"{'CI':>21} {'p adj':>8} {'n':>6}  test"
     print(header)
     for c in flagged_first(comparison.metrics):
-        label = f"{c.suite}/{c.model} {c.metric}" + (f" [{group_label(c.group)}]" if c.group else "")
+        label = metric_label(c)
         mark = "✗ " if c.regression else ("↑ " if c.improvement else "  ")
         ci = f"[{_num(c.ci_low)}, {_num(c.ci_high)}]"
-        print(f"{mark}{label[:58]:<58} {_num(c.baseline):>9} {_num(c.candidate):>9} {_num(c.difference):>9} "
+        if len(label) > LABEL_WIDTH:             # never cut a name: rows must stay distinguishable
+            print(f"{mark}{label}")
+            mark, label = "  ", ""
+        print(f"{mark}{label:<{LABEL_WIDTH}} {_num(c.baseline):>9} {_num(c.candidate):>9} {_num(c.difference):>9} "
               f"{ci:>21} {_num(c.p_adjusted, 3):>8} {c.n_paired:>6}  {c.test}"
               + (f" ({c.note})" if c.note else ""))
     for c in comparison.regressions:
-        group = f"[{group_label(c.group)}]" if c.group else ""
-        print(f"REGRESSION {c.suite}/{c.model} {c.metric}{group}: {c.difference:+.4f} "
-              f"(adjusted p={c.p_adjusted:.3g}, n={c.n_paired})")
+        print(f"REGRESSION {metric_label(c)}: {c.difference:+.4f} (adjusted p={c.p_adjusted:.3g}, n={c.n_paired})")
+    print(comparison_verdict(comparison))
+
+
+LABEL_WIDTH = 58
+
+
+def metric_label(change) -> str:
+    """suite/model metric [group] (condition): the condition is part of a metric's name wherever shown."""
+    from audit.results import Condition, group_label
+
+    label = f"{change.suite}/{change.model} {change.metric}" + (f" [{group_label(change.group)}]" if change.group else "")
+    condition = getattr(change, "condition", Condition.ORIGINAL)
+    return label + (f" ({condition.value})" if condition != Condition.ORIGINAL else "")
+
+
+def comparison_verdict(comparison) -> str:
+    """One line: what a reader of the table needs first."""
+    from audit.results import Status
+
+    n = len(comparison.metrics)
+    tested = sum(1 for c in comparison.metrics if c.p_adjusted is not None)
+    if comparison.status == Status.ERROR:
+        return f"verdict: NOT COMPARED: {comparison.message}"
+    regressions = comparison.regressions
+    improved = sum(1 for c in comparison.metrics if c.improvement)
+    if regressions:
+        return (f"verdict: REGRESSION in {len(regressions)} of {tested} tested metric(s) ({n} shown; "
+                f"{comparison.correction} correction, alpha {comparison.alpha:g}): {metric_label(regressions[0])}")
+    return (f"verdict: no supported regression in {tested} tested metric(s) ({n} shown, {improved} improved; "
+            f"{comparison.correction} correction, alpha {comparison.alpha:g})")
 
 
 def _resolve_pair(args: argparse.Namespace):
@@ -222,7 +257,26 @@ def _history(store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _missing_default_store(args: argparse.Namespace) -> str | None:
+    """The default store's path when it does not exist yet (then nothing is created just to say so)."""
+    from audit.store import default_store
+
+    if getattr(args, "store", None):
+        return None
+    where = default_store(None)
+    return where if "://" not in where and not Path(where).exists() else None
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
+    from audit.errors import ConfigError
+
+    missing = _missing_default_store(args)
+    if missing is not None:
+        if args.runs_command in (None, "history") and not (args.tag and len(args.tag) == 2):
+            print(f"no runs recorded yet in {missing} (run an audit first, or pass --store)")
+            return 0
+        ref = getattr(args, "run", None) or getattr(args, "tag", None)
+        raise ConfigError(f"no run or tag {ref!r}: no run history at {missing} yet (pass --store for another)")
     with _open(args) as store:
         action = args.runs_command
         if action is None and args.tag and len(args.tag) == 2:     # legacy: runs --tag RUN_ID TAG

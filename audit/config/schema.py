@@ -6,11 +6,11 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from audit.config.schema.yaml_loader import safe_load_unique
 from audit.config.sections import HALF_DTYPES, ModelCardSpec, PruneSpec, RegressionSpec, variant_problems
 from audit.errors import ConfigError
 from audit.results import Condition, Group, group_key, parse_group
@@ -18,6 +18,7 @@ from audit.results import Condition, Group, group_key, parse_group
 CACHE_ENV = "RAI_AUDIT_CACHE"
 # Model names become folder names (artifacts, job state): letters, digits, '_', '.', '-' only.
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 
 
 class _Strict(BaseModel):
@@ -34,11 +35,11 @@ class ModelSpec(_Strict):
 
     path: str | None = None
     kind: Literal["auto", "causal_lm", "masked_lm", "classifier", "encoder"] = "auto"
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto, cpu, cuda or cuda:N")
     dtype: Literal["auto", "fast", "float32", "bfloat16", "float16"] = Field(
         "auto", description="compute dtype; auto: bf16 on a GPU, float32 on a CPU; fast: bf16 also on "
                             "CPUs with AMX-BF16 (3-4x faster, float32 weights + autocast)")
-    batch_size: int | Literal["auto"] = "auto"
+    batch_size: Annotated[int, Field(gt=0)] | Literal["auto"] = "auto"
     max_length: int = Field(512, gt=0)
     allow_pickle: bool = False
     trust_remote_code: bool = False
@@ -120,6 +121,8 @@ class Gate(_Strict):
     def _needs_bound(self) -> "Gate":
         if self.min is None and self.max is None and self.max_deviation is None:
             raise ValueError("a gate needs 'min', 'max' or 'max_deviation'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}: no value can pass this gate")
         return self
 
     @property
@@ -248,12 +251,7 @@ def load_config(path: str | Path) -> LoadedConfig:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     text = path.read_bytes()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    raw = safe_load_unique(text, str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a mapping with 'models' and 'suites'")
     try:

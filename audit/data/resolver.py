@@ -68,6 +68,14 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def not_utf8_where(path: Path, exc: UnicodeDecodeError) -> str:
+    """'line L, column C' of the first byte that is not UTF-8 (the decoded text is the whole file)."""
+    raw = exc.object
+    line = raw[:exc.start].count(b"\n") + 1
+    column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    return f"line {line}, column {column}"
+
+
 @dataclass
 class DataResolver:
     """Resolves dataset references and records what was read (for provenance)."""
@@ -114,8 +122,13 @@ class DataResolver:
                 frame = pd.read_csv(io.StringIO(read_text(path)), keep_default_na=False)
             else:
                 raise DataError(f"{what}: {path}: unsupported format (use .csv, .tsv, .jsonl or .json)")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{what}: {path}: {not_utf8_where(path, exc)}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); "
+                            "save the file as UTF-8") from None
         except (ValueError, pd.errors.ParserError) as exc:
-            raise DataError(f"{what}: {path}: cannot parse ({exc})") from None
+            raise DataError(f"{what}: {path}: cannot parse ({' '.join(str(exc).split())})") from None
+        except OSError as exc:            # a folder, a corrupt .gz, an unreadable file
+            raise DataError(f"{what}: {path}: cannot read ({exc.strerror or ' '.join(str(exc).split())})") from None
         if frame.empty:
             raise DataError(f"{what}: {path}: the dataset is empty")
         self.record(path, rows=len(frame))

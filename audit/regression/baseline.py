@@ -64,6 +64,10 @@ def attach_comparison(run: AuditRun, baseline: AuditRun, spec: RegressionSpec, *
                                 alpha=spec.alpha, correction=spec.correction, status=Status.ERROR, message=str(exc))
     run.comparison = comparison
     run.findings.extend(comparison_findings(comparison, ref))
+    regressed = {(c.suite, c.model) for c in comparison.regressions}
+    for result in run.suites:               # a suite's badge says so when its metrics regressed
+        if (result.suite, result.model) in regressed and result.status == Status.PASSED:
+            result.status = Status.FAILED
     if comparison.status == Status.ERROR:
         run.status = Status.ERROR
     elif run.status != Status.ERROR:

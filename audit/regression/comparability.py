@@ -86,3 +86,29 @@ def dataset_differences(baseline: AuditRun, candidate: AuditRun) -> list[str]:
     for name, record in sorted(base_by_name.items()):
         problems.append(f"dataset {name} ({record.path}) was used by the baseline only")
     return problems
+
+
+NUMERIC_KEYS = (("dtype", "resolved dtype"), ("device_type", "device type"), ("cpu_isa", "CPU instruction set"))
+
+
+def _numerics(details: dict[str, Any]) -> dict[str, Any]:
+    device = str(details.get("device") or "")
+    out = {"dtype": details.get("dtype"), "device_type": device.split(":")[0] or None}
+    if out["device_type"] == "cpu":
+        out["cpu_isa"] = details.get("cpu_isa")
+    return out
+
+
+def numeric_differences(baseline: AuditRun, candidate: AuditRun) -> list[str]:
+    """Models whose numbers were computed differently: another resolved dtype (`dtype: fast` is bf16 only
+    where the hardware runs it fast), device type or CPU instruction set. Keys absent in either run
+    (older results) are not compared."""
+    problems = []
+    base, cand = baseline.provenance.models, candidate.provenance.models
+    for name in sorted(set(base) & set(cand)):
+        old, new = _numerics(base[name].details), _numerics(cand[name].details)
+        for key, label in NUMERIC_KEYS:
+            if old.get(key) is not None and new.get(key) is not None and old[key] != new[key]:
+                problems.append(f"model {name}: the {label} differs ({_short(old[key])} in the baseline, "
+                                f"{_short(new[key])} in the candidate): its numbers are not computed the same way")
+    return problems

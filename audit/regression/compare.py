@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit.regression.comparability import config_difference, dataset_differences
+from audit.regression.comparability import config_difference, dataset_differences, numeric_differences
 from audit.config.sections import RegressionSpec
 from audit.errors import AuditUserError
 from audit.stats.multiple_testing import adjust
@@ -193,7 +193,7 @@ def _status(changes: list[MetricChange]) -> Status:
 
 def check_comparable(baseline: AuditRun, candidate: AuditRun, *, force: bool = False) -> list[str]:
     """Raise ComparisonRefused when the data or the protocol differ; with force, return what differed."""
-    problems = dataset_differences(baseline, candidate)
+    problems = dataset_differences(baseline, candidate) + numeric_differences(baseline, candidate)
     config = config_difference(baseline, candidate)
     if config:
         problems.append(config)
@@ -211,7 +211,8 @@ def compare_runs(baseline: AuditRun, candidate: AuditRun, spec: RegressionSpec |
     Raises ComparisonRefused for different datasets or configs unless `force`. A candidate that
     errored, or nothing to compare, gives status error (exit code 2)."""
     spec = spec or RegressionSpec()
-    overridden = check_comparable(baseline, candidate, force=force)
+    # an errored candidate is named first: its missing datasets are a symptom, not a reason to --force
+    overridden = [] if candidate.status == Status.ERROR else check_comparable(baseline, candidate, force=force)
     comparison = Comparison(kind="baseline", baseline_run_id=baseline.run_id, baseline_ref=baseline_ref,
                             baseline_started_at=baseline.provenance.started_at or None,
                             candidate_run_id=candidate.run_id, alpha=spec.alpha, correction=spec.correction,

@@ -77,6 +77,7 @@ class Provenance(_Record):
     finished_at: str | None = None
     command: str | None = None           # the command line that made the run (to reproduce it)
     code_sha256: str | None = None       # of the project's source files (audit/, suites/, reports/)
+    store: str | None = None             # the run history this run was recorded in (password hidden)
 
 
 class AuditRun(_Record):

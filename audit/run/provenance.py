@@ -41,6 +41,18 @@ def hardware() -> str:
     return f"cpu: {platform.processor() or platform.machine()}"
 
 
+NUMERIC_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_isa(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The CPU instruction-set extensions that change which kernels (and so which rounding) torch uses."""
+    try:
+        flags = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "").split()
+    except OSError:
+        return []
+    return [flag for flag in NUMERIC_CPU_FLAGS if flag in flags]
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

@@ -22,13 +22,13 @@ from tqdm.auto import tqdm
 
 from audit.models.adapters.base import ModelAdapter, require
 from audit.config.schema import LoadedConfig, ModelSpec, format_validation_error
-from audit.data.resolver import DataResolver
+from audit.data.resolver import DataResolver, sha256_file
 from audit.errors import AuditUserError, ConfigError
 from audit.run.executors.local import Executor, Job, LocalExecutor
 from audit.regression.gates import apply_gates
 from audit.regression.status import overall_status
 from audit.io import atomic_write_text
-from audit.run.provenance import git_revision, hardware, now_iso, package_versions, python_version
+from audit.run.provenance import code_fingerprint, cpu_isa, git_revision, hardware, now_iso, package_versions, python_version
 from audit.run.registry import load_suite
 from audit.models.adapters.loading import model_fingerprint
 from audit.models.local_factory import LocalModelFactory
@@ -46,6 +46,9 @@ Fingerprinter = Callable[[str, ModelSpec, Path], "str | None"]
 def default_adapter_loader(name: str, spec: ModelSpec, prepared_dir: Path,
                            cache_dir: Path | None) -> ModelAdapter:
     return load_adapter(name, spec, prepared_dir=prepared_dir, cache_dir=cache_dir)
+
+
+REAL_ADAPTER_LOADER = default_adapter_loader     # tests swap default_adapter_loader; the preflight asks
 
 
 def default_fingerprinter(name: str, spec: ModelSpec, prepared_dir: Path) -> str | None:
@@ -78,7 +81,9 @@ class _AdapterPool:
 
 def model_provenance(adapter: ModelAdapter) -> ModelProvenance:
     info_fn = getattr(adapter, "model_info", None)
-    info = info_fn() if callable(info_fn) else {}
+    info = dict(info_fn()) if callable(info_fn) else {}
+    if str(info.get("device", "")).startswith("cpu"):
+        info.setdefault("cpu_isa", cpu_isa())          # bf16/fp32 kernels differ by instruction set
     return ModelProvenance(path=str(info.get("path", "")), sha256=adapter.fingerprint,
                            kind=adapter.kind.value, details=info)
 
@@ -103,18 +108,25 @@ class _State:
 
     @classmethod
     def open(cls, folder: Path, config_sha256: str, fresh: bool) -> "_State":
+        """Resume the interrupted run in `folder` when its config, code and packages are the same."""
         meta_path = folder / "run.json"
+        inputs = resume_inputs()
         if meta_path.exists() and not fresh:
             meta = json.loads(meta_path.read_text())
-            if meta.get("config_sha256") == config_sha256:
+            changed = [k for k, v in inputs.items() if meta.get(k) != v]
+            if meta.get("config_sha256") == config_sha256 and not changed:
                 state = cls(folder, config_sha256, meta["run_id"], meta["started_at"])
                 for path in sorted((folder / "jobs").glob("*.json")):
                     state.done[path.stem] = json.loads(path.read_text())
                 return state
+            if meta.get("config_sha256") == config_sha256:
+                log.warning("not resuming run %s: the %s changed since it ran; every job is rerun",
+                            meta.get("run_id"), " and ".join(k.replace("_sha256", "").replace("_", " ")
+                                                             for k in changed))
         shutil.rmtree(folder, ignore_errors=True)
         state = cls(folder, config_sha256, uuid.uuid4().hex[:12], now_iso())
         atomic_write_text(meta_path, json.dumps({"config_sha256": config_sha256, "run_id": state.run_id,
-                                                 "started_at": state.started_at}))
+                                                 "started_at": state.started_at, **inputs}))
         return state
 
     def save(self, job: Job, record: dict[str, Any]) -> None:
@@ -221,10 +233,16 @@ class Runner:
             if name not in current:
                 current[name] = self.fingerprinter(name, pool.resolver.spec(name),
                                                    self.prepared_dir)
-            if current[name] is not None and current[name] == record["model"].get("sha256"):
-                reusable.add(key)
-            else:
+            changed = changed_datasets(record.get("datasets", {}))
+            if current[name] is None or current[name] != record["model"].get("sha256"):
                 log.warning("not reusing %s: model %s changed since it ran", key, name)
+            elif changed:
+                log.warning("not reusing %s: dataset %s changed since it ran; rerunning it", key, changed[0])
+            else:
+                reusable.add(key)
+        if reusable:
+            log.warning("resuming run %s: %d finished job(s) of the interrupted run reused (--fresh to rerun "
+                        "everything)", state.run_id, len(reusable))
         return reusable
 
     def _factory(self, job: Job, pool: "_AdapterPool") -> LocalModelFactory:
@@ -280,6 +298,19 @@ def undeclared_metrics(suite: Any, result: SuiteResult) -> list[str]:
     if declared is None or not (declared.names or declared.families):
         return []
     return sorted({m.name for m in result.metrics if not declared.declares(m.name)})
+def resume_inputs() -> dict[str, Any]:
+    """Besides the config: what must be unchanged for a finished job to be reused."""
+    return {"code_sha256": code_fingerprint(), "packages": package_versions()}
+
+
+def changed_datasets(datasets: dict[str, Any]) -> list[str]:
+    """The recorded dataset files whose content is not what the job read (or that are gone)."""
+    changed = []
+    for path, record in datasets.items():
+        file = Path(path)
+        if not file.is_file() or sha256_file(file) != record.get("sha256"):
+            changed.append(path)
+    return changed
 
 
 def model_call_counts(adapter: ModelAdapter) -> dict[str, int]:

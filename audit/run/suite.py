@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from audit.models.adapters.base import Capability, ModelAdapter
+from audit.data.labelled import check_tables
 from audit.data.resolver import DataResolver
 from audit.results.names import MetricNames
 from audit.results import SuiteResult
@@ -57,6 +58,18 @@ class Context:
         return int.from_bytes(digest[:4], "little")
 
 
+@dataclass
+class CheckContext:
+    """What a suite's cheap input check gets (audit.run.preflight): no model, only what the folder says."""
+
+    model_name: str
+    data: DataResolver
+    seed: int
+    where: str                                # the config key of this suite block, e.g. "suites[3].config"
+    model_labels: list[str] | None = None     # a classifier's label names from its config.json
+    model_kind: str | None = None             # causal_lm, classifier, masked_lm, encoder
+
+
 class Suite(ABC):
     """A pluggable audit suite. Register it under the `audit.suites` entry-point group."""
 
@@ -64,7 +77,18 @@ class Suite(ABC):
     version: ClassVar[str]
     Config: ClassVar[type[SuiteConfig]]
     requires: ClassVar[frozenset[Capability]] = frozenset()
-    metrics: ClassVar[MetricNames] = MetricNames()   # every metric name it emits (gates, mapping check)
+    # every metric name it emits (names.py of the suite): gates on other names are config errors and the
+    # compliance mapping is checked against them; a suite that declares nothing is not checked
+    metrics: ClassVar[MetricNames] = MetricNames()
+    check_labels: ClassVar[bool] = True      # the preflight maps dataset labels onto a classifier's
+
+    def check_inputs(self, config: SuiteConfig, ctx: CheckContext) -> list[str]:
+        """Problems with the files this config reads, one line each naming key, file, row and column;
+        cheap (no model). Called before any model loads, so a broken last suite fails at once.
+        Default: every labelled table of the config read under audit.data.labelled's contract (labels
+        mapped onto a classifier's when `check_labels` is set) and every other file reference resolved."""
+        labels = ctx.model_labels if self.check_labels else None
+        return check_tables(config, ctx.data, where=ctx.where, model_labels=labels)
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         """Capabilities the adapter must have for this config (default: the class's `requires`)."""

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import and_, func, or_, select
 
+from audit.config.schema import default_cache_dir
 from audit.errors import DataError
 from audit.results import AuditRun, HistoryPoint, MetricHistory, Status
 from audit.store import schema as S
@@ -24,7 +25,7 @@ from audit.store.migrations import ensure_schema
 from audit.store.writer import delete_run, insert_run
 
 STORE_ENV = "RAI_AUDIT_STORE"
-DEFAULT_STORE = Path("runs") / "history.sqlite"
+DEFAULT_STORE = Path("runs") / "history.sqlite"   # legacy: stores recorded before one default store
 HISTORY_FILE = "history.sqlite"
 MIN_PREFIX = 4
 
@@ -32,9 +33,10 @@ __all__ = ["DEFAULT_STORE", "HISTORY_FILE", "RunStore", "RunSummary", "STORE_ENV
 
 
 def default_store(explicit: str | Path | None = None, configured: str | None = None,
-                  config_dir: Path | None = None, fallback: Path = DEFAULT_STORE) -> str:
+                  config_dir: Path | None = None, fallback: Path | None = None) -> str:
     """--store, else $RAI_AUDIT_STORE, else the config's `store:` (a path is relative to the config
-    file), else `fallback`."""
+    file), else `fallback`, else the one default store CACHE/history.sqlite (the same file for `run`,
+    `runs` and `compare`, from whatever folder they are started)."""
     if explicit:
         return str(explicit)
     if os.environ.get(STORE_ENV):
@@ -43,7 +45,9 @@ def default_store(explicit: str | Path | None = None, configured: str | None = N
         if "://" in configured or config_dir is None or Path(configured).expanduser().is_absolute():
             return configured
         return str(config_dir / configured)
-    return str(fallback)
+    if fallback is not None:
+        return str(fallback)
+    return str(default_cache_dir() / HISTORY_FILE)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from audit.data.labelled import LabelledDataset
+from audit.data.labelled import LabelledFields
 from audit.run.suite import SuiteConfig
 from suites.accuracy.metrics import DEFAULT_ECE_BINS
+
+
+class LabelledDataset(LabelledFields):
+    """A local labelled table scored with the model's classifier head (keys: audit.data.labelled)."""
+
+    name: str = Field(min_length=1)
+    path: str = Field(description="builtin:..., prepared:..., absolute, or relative to the config file")
+    label_column: str = "label"
+    limit: int | None = Field(None, gt=0, description="score a seeded random subset of this many rows")
+    seed: int | None = Field(None, description="subset seed; default: derived from the run seed")
 
 
 class LmEvalConfig(SuiteConfig):

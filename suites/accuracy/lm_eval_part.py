@@ -39,6 +39,10 @@ def record_include_path(ctx: Context, folder: Path) -> None:
         ctx.data.record(path)
 
 
+def task_seed(ctx: Context, task: str) -> int:
+    return ctx.sub_seed("accuracy", "lm_eval", task)
+
+
 def prepare_tasks(ctx: Context, cfg: LmEvalConfig) -> list[Path]:
     """Write the requested shipped tasks into the run folder; return every folder lm-eval should index."""
     folders: list[Path] = []
@@ -46,7 +50,7 @@ def prepare_tasks(ctx: Context, cfg: LmEvalConfig) -> list[Path]:
     if shipped:
         out = ctx.artifacts_dir / TASKS_FOLDER
         for task in shipped:
-            materialize_task(task, ctx.data, out, ctx.sub_seed("accuracy", "lm_eval", task.name))
+            materialize_task(task, ctx.data, out, task_seed(ctx, task.name))
         folders.append(out.resolve())
     if cfg.include_path:
         include = ctx.data.resolve(cfg.include_path, what="accuracy.lm_eval.include_path")
@@ -84,6 +88,8 @@ def score_lm_eval(ctx: Context, cfg: LmEvalConfig, result: SuiteResult) -> None:
         "tasks": {t: {"n": len(o.doc_ids), "aggregate": o.aggregate} for t, o in outcomes.items()},
         "limit": cfg.limit, "num_fewshot": cfg.num_fewshot, "seed": run.seed,
         "task_folders": [str(p) for p in run.include_paths],
+        # the seed each shipped task's documents were drawn and shuffled with (audit.data.tasks builders)
+        "task_seeds": {t: task_seed(ctx, t) for t in cfg.tasks if t in SHIPPED_TASKS},
     }
 
 

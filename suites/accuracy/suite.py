@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from audit.models.adapters.base import Capability
 from audit.results import SuiteResult
-from audit.run.suite import Context, Suite, SuiteConfig
+from audit.errors import AuditUserError
+from audit.run.suite import CheckContext, Context, Suite, SuiteConfig
 from suites.accuracy.classification import score_dataset
 from suites.accuracy.config import AccuracyConfig, LabelledDataset, LmEvalConfig
-from audit.data.labelled import load_labelled
-from suites.accuracy.lm_eval_part import score_lm_eval
 from suites.accuracy.names import METRICS
+from audit.data.labelled import load_labelled, read_labelled
+from suites.accuracy.lm_eval_part import score_lm_eval
 
 __all__ = ["AccuracySuite", "AccuracyConfig", "LabelledDataset", "LmEvalConfig"]
 
@@ -42,8 +43,26 @@ class AccuracySuite(Suite):
             labels = list(ctx.adapter.labels)
             for position, spec in enumerate(cfg.datasets):
                 seed = spec.seed if spec.seed is not None else ctx.sub_seed("accuracy", "subset", spec.name)
-                data = load_labelled(ctx.data, spec, labels, seed)
+                data = load_labelled(ctx.data, spec, labels, seed, what=dataset_key(position))
+                result.details.setdefault("subsets", {})[spec.name] = {
+                    "seed": seed, "limit": spec.limit, "ids": data.ids, "dropped_blank_rows": data.dropped}
                 score_dataset(ctx, data, headline=position == 0, ece_bins=cfg.ece_bins, result=result)
         if cfg.lm_eval is not None:
             score_lm_eval(ctx, cfg.lm_eval, result)
         return result
+
+    def check_inputs(self, config: SuiteConfig, ctx: CheckContext) -> list[str]:
+        """Every dataset read and validated against the model's labels (no model load)."""
+        assert isinstance(config, AccuracyConfig)
+        problems = []
+        for position, spec in enumerate(config.datasets):
+            try:
+                read_labelled(ctx.data, spec.path, spec, what=f"{ctx.where}.datasets[{position}]",
+                              model_labels=ctx.model_labels)
+            except AuditUserError as exc:
+                problems.append(str(exc))
+        return problems
+
+
+def dataset_key(position: int) -> str:
+    return f"accuracy.datasets[{position}]"

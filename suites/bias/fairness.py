@@ -10,7 +10,7 @@ Several sensitive columns give intersectional groups ({"target_ident": "women", 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,8 @@ from fairlearn.metrics import (MetricFrame, demographic_parity_difference, demog
 from sklearn.metrics import accuracy_score
 
 from audit.models.adapters.base import Capability, ModelAdapter
+from audit.data.labelled import ON_BLANK_DROP, is_blank
+from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
 from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Finding, Group, Metric, Severity, SuiteResult,
                            TableView, group_key, group_label)
@@ -35,6 +37,7 @@ DP_DIFFERENCE = f"{KEY}.demographic_parity_difference"
 DP_RATIO = f"{KEY}.demographic_parity_ratio"
 EO_DIFFERENCE = f"{KEY}.equalized_odds_difference"
 EMPTY_GROUP = "none"
+DROPPED_ATTR = "dropped_blank_rows"
 CI_METHOD = "percentile bootstrap within groups ({})"
 # metric -> (ideal, higher_is_better, unit) of the overall disparities
 DISPARITIES = {DP_DIFFERENCE: (0.0, False, UNIT_PROPORTION), DP_RATIO: (1.0, True, "ratio"),
@@ -59,7 +62,8 @@ class FairnessConfig(SuiteConfig):
     model_positive_label: str | None = "negative"   # model label meaning positive; None = positive_label
     sensitive_columns: list[str] = ["target_ident"]
     limit: int | None = None                        # seeded row sample; None = all rows
-    drop_empty_groups: bool = False                 # False: an empty sensitive value becomes group "none"
+    drop_empty_groups: bool = False                 # legacy spelling of on_blank: drop
+    on_blank: Literal["error", "drop"] = "error"    # a blank text/label/sensitive cell: refuse, or drop (counted)
     resamples: int = 300                            # bootstrap of the disparities (group rates: Wilson)
 
 
@@ -229,6 +233,13 @@ class FairnessPart:
         probs = np.asarray(ctx.adapter.classify(frame[cfg.text_column].astype(str).tolist()))
         y_pred = probs.argmax(axis=1) == labels.index(model_label)
         self._record(ctx, cfg, result, y_true, y_pred, sensitive)
+        dropped = int(frame.attrs.get(DROPPED_ATTR, 0))
+        result.details[KEY][DROPPED_ATTR] = dropped
+        if dropped:
+            result.findings.append(Finding(
+                severity=Severity.INFO, metric=None,
+                message=f"Fairness: {dropped} row(s) with a blank text, label or sensitive cell were dropped "
+                        "(on_blank: drop); the rates describe the other rows only."))
         if model_label != cfg.positive_label:
             result.findings.append(Finding(
                 severity=Severity.INFO, metric=EO_DIFFERENCE,
@@ -290,20 +301,28 @@ class FairnessPart:
 
 def load_fairness_data(ctx: Context, cfg: FairnessConfig) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(rows, sensitive keys, y_true) after validation, empty-group handling and the seeded limit."""
+    return read_fairness_data(ctx.data, cfg, rng=lambda: ctx.rng(KEY, "limit"))
+
+
+def read_fairness_data(data: DataResolver, cfg: FairnessConfig, *,
+                       rng: Callable[[], np.random.Generator] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """load_fairness_data without a model context (the preflight check; no limit without `rng`)."""
     what = "bias.fairness.dataset"
-    frame = ctx.data.read_table(cfg.dataset, what=what)
-    path = str(ctx.data.resolve(cfg.dataset, what=what))
+    frame = data.read_table(cfg.dataset, what=what)
+    path = str(data.resolve(cfg.dataset, what=what))
     if not cfg.sensitive_columns:
         raise ConfigError("bias.fairness.sensitive_columns: name at least one column")
     missing = [c for c in cfg.sensitive_columns if c not in frame.columns]
     if missing:
         raise DataError(f"bias.fairness.sensitive_columns: {path}: sensitive column(s) "
                         f"{', '.join(map(repr, missing))} not found; columns are {', '.join(map(str, frame.columns))}")
-    ctx.data.require_columns(frame, [cfg.text_column, cfg.label_column], path=path, what=what)
-    keys = group_keys(frame, cfg.sensitive_columns, drop_empty=cfg.drop_empty_groups)
-    frame = frame.loc[keys.index]
-    if cfg.limit is not None and len(frame) > cfg.limit:
-        keep = np.sort(ctx.rng(KEY, "limit").choice(len(frame), size=cfg.limit, replace=False))
+    data.require_columns(frame, [cfg.text_column, cfg.label_column], path=path, what=what)
+    frame = drop_blank_rows(frame, [cfg.text_column, cfg.label_column, *cfg.sensitive_columns], path=path,
+                            drop=cfg.on_blank == ON_BLANK_DROP or cfg.drop_empty_groups)
+    dropped = frame.attrs.get(DROPPED_ATTR, 0)
+    keys = group_keys(frame, cfg.sensitive_columns, drop_empty=True)
+    if cfg.limit is not None and len(frame) > cfg.limit and rng is not None:
+        keep = np.sort(rng().choice(len(frame), size=cfg.limit, replace=False))
         frame, keys = frame.iloc[keep], keys.iloc[keep]
     if frame.empty:
         raise DataError(f"{what}: {path}: no rows left (empty dataset, or every sensitive value is empty)")
@@ -311,7 +330,25 @@ def load_fairness_data(ctx: Context, cfg: FairnessConfig) -> tuple[pd.DataFrame,
     if not (labels == cfg.positive_label).any():
         raise DataError(f"bias.fairness.positive_label: {path}: column {cfg.label_column!r} never holds "
                         f"{cfg.positive_label!r} (values: {', '.join(sorted(labels.unique())[:10])})")
-    return frame.reset_index(drop=True), keys.reset_index(drop=True), (labels == cfg.positive_label).to_numpy()
+    out = frame.reset_index(drop=True)
+    out.attrs[DROPPED_ATTR] = dropped
+    return out, keys.reset_index(drop=True), (labels == cfg.positive_label).to_numpy()
+
+
+def drop_blank_rows(frame: pd.DataFrame, columns: list[str], *, path: str, drop: bool) -> pd.DataFrame:
+    """Rows without a blank cell in `columns`; a blank is a DataError naming row and column unless `drop`
+    (then the count is kept in frame.attrs, for the result's details)."""
+    blank = frame[columns].map(is_blank)
+    rows = np.flatnonzero(blank.to_numpy().any(axis=1))
+    if len(rows) and not drop:
+        first = int(rows[0])
+        column = columns[int(np.argmax(blank.iloc[first].to_numpy()))]
+        raise DataError(f"bias.fairness.dataset: {path}: row {first + 1}: column {column!r} is blank "
+                        f"({len(rows)} row(s) have a blank cell); fill them, or set bias.fairness.on_blank: drop "
+                        "(a blank sensitive value is never made into a group)")
+    kept = frame.iloc[np.setdiff1d(np.arange(len(frame)), rows)].copy()
+    kept.attrs[DROPPED_ATTR] = len(rows)
+    return kept
 
 
 def _views(result: SuiteResult, columns: list[str]) -> None:

@@ -14,15 +14,16 @@ from pydantic import Field, field_validator
 from audit.models.adapters.base import Capability
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
-from audit.run.suite import Context, Suite, SuiteConfig
+from audit.errors import AuditUserError
+from audit.run.suite import CheckContext, Context, Suite, SuiteConfig
 from suites.bias.bbq import BBQConfig, BBQPart
 from suites.bias.counterfactual import CounterfactualConfig, CounterfactualPart
 from suites.bias.crows_pairs import CrowsPairsConfig, CrowsPairsPart
-from suites.bias.fairness import FairnessConfig, FairnessPart
+from suites.bias.fairness import KEY as FAIRNESS_KEY, FairnessConfig, FairnessPart, read_fairness_data
 from suites.bias.parts import BiasPart
+from suites.bias.names import METRICS
 from suites.bias.templates import TemplateProbeConfig, TemplateProbePart
 from suites.bias.winobias import WinoBiasConfig, WinoBiasPart
-from suites.bias.names import METRICS
 
 AUTO = "auto"
 # The order parts run and report in; each class is stateless, instantiated per run.
@@ -79,6 +80,18 @@ class BiasSuite(Suite):
     version = "1.0"
     Config = BiasConfig
     requires = frozenset({Capability.TOKENIZE})
+
+    def check_inputs(self, config: SuiteConfig, ctx: CheckContext) -> list[str]:
+        """Every file reference resolved; the fairness table read in full when it would run (a classifier)."""
+        assert isinstance(config, BiasConfig)
+        problems = super().check_inputs(config, ctx)
+        wanted = config.parts == AUTO or FAIRNESS_KEY in config.parts
+        if wanted and ctx.model_kind == "classifier" and not problems:
+            try:
+                read_fairness_data(ctx.data, config.fairness)
+            except AuditUserError as exc:
+                problems.append(str(exc))
+        return problems
 
     def run(self, ctx: Context) -> SuiteResult:
         cfg: BiasConfig = ctx.config if ctx.config is not None else BiasConfig()

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from audit.data.labelled import LabelledFields
 from audit.run.suite import SuiteConfig
 from suites.explainability.tokens import Masking
 
@@ -24,14 +25,11 @@ TARGET_PREDICTED = "predicted"
 TARGET_GOLD = "gold"
 
 
-class DatasetSource(SuiteConfig):
-    """A labelled (or unlabelled) table of texts, for classifiers."""
+class DatasetSource(LabelledFields):
+    """A labelled (or unlabelled: `label_column: null`) table of texts, for classifiers; the keys of
+    audit.data.labelled. Gold labels are needed only for target 'gold' and 'misclassified_first'."""
 
     path: str = Field(description="builtin:..., prepared:..., absolute, or relative to the config file")
-    text_column: str = "text"
-    label_column: str | None = Field("label", description="gold labels (needed for target 'gold' and "
-                                                           "selection 'misclassified_first')")
-    id_column: str = "id"
 
 
 class ExamplesConfig(SuiteConfig):

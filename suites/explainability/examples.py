@@ -13,6 +13,7 @@ import jinja2
 import numpy as np
 import yaml
 
+from audit.data.labelled import read_labelled
 from audit.data.resolver import DataResolver
 from audit.errors import DataError
 from audit.data.tasks import SHIPPED_TASKS, TASKS_DIR
@@ -36,22 +37,18 @@ class RawExample:
 
 
 def load_dataset(data: DataResolver, spec: DatasetSource) -> list[RawExample]:
-    what = f"{WHERE}.dataset"
-    frame = data.read_table(spec.path, what=what)
-    path = data.resolve(spec.path, what=what)
-    needed = [spec.text_column] + ([spec.label_column] if spec.label_column else [])
-    data.require_columns(frame, [c for c in needed if c], path=str(path), what=what)
-    ids = [str(v) for v in frame[spec.id_column]] if spec.id_column in frame.columns else \
-        [str(i) for i in range(len(frame))]
-    if len(set(ids)) != len(ids):
-        raise DataError(f"{what}: {path}: ids in column {spec.id_column!r} are not unique")
-    golds = list(frame[spec.label_column]) if spec.label_column and spec.label_column in frame.columns \
-        else [None] * len(frame)
+    """The table under audit.data.labelled's contract (blank and repeated-id refusal, label_map applied
+    to the gold labels; they are checked against the model's labels only where a target needs them)."""
+    table = read_labelled(data, spec.path, spec, what=f"{WHERE}.dataset")
+    golds = table.raw_labels if table.raw_labels is not None else [None] * len(table)
     out = []
-    for row, (example_id, text, gold) in enumerate(zip(ids, frame[spec.text_column], golds), start=1):
-        if not isinstance(text, str):
-            raise DataError(f"{what}: {path}: row {row} (id {example_id}): column {spec.text_column!r} "
-                            f"is not text ({text!r})")
+    for row, example_id, text, gold in zip(table.rows, table.ids, table.texts, golds):
+        if gold is not None and spec.label_map is not None:
+            key = str(gold)
+            if key not in spec.label_map:
+                raise DataError(f"{WHERE}.dataset: {table.path}: row {row} (id {example_id}): label {gold!r} "
+                                f"in column {spec.label_column!r} is not a label_map key ({sorted(spec.label_map)})")
+            gold = spec.label_map[key]
         out.append(RawExample(id=example_id, text=text, gold=gold, editable=(0, len(text))))
     return out
 

@@ -86,6 +86,7 @@ class ExplainabilitySuite(Suite):
     name = SUITE
     metrics = METRICS
     version = "1.0"
+    check_labels = False                     # the predicted label is explained; gold labels are optional
     Config = ExplainabilityConfig
     requires = frozenset({Capability.ENCODE})
 

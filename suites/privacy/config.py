@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from audit.data.labelled import LabelledFields
 from audit.run.suite import SuiteConfig
 
 PARTS = ("membership", "dp", "canaries")
@@ -19,14 +20,11 @@ CONTROL = "control"
 HEAD_ONLY = ["classifier"]
 
 
-class TableRef(SuiteConfig):
-    """A local table of texts (and labels for classifiers): CSV / TSV / JSONL."""
+class TableRef(LabelledFields):
+    """A local table of texts (and labels for classifiers): CSV / TSV / JSONL; keys: audit.data.labelled
+    (`label_column: null` for a causal LM: texts only)."""
 
     path: str
-    text_column: str = "text"
-    label_column: str | None = Field("label", description="null for a causal LM (texts only)")
-    id_column: str = Field("id", description="example ids (row number if absent); used for overlap checks")
-    label_map: dict[str, str] | None = Field(None, description="dataset label -> model label name")
     limit: int | None = Field(None, gt=0, description="a seeded random subset of this many rows")
 
 

@@ -14,8 +14,7 @@ import numpy as np
 
 from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
-from audit.data.ids import example_ids
-from audit.data.labelled import LabelResolver
+from audit.data.labelled import read_labelled
 from suites.privacy.config import TableRef
 
 
@@ -52,27 +51,14 @@ class Texts:
 def load_texts(data: DataResolver, ref: TableRef, *, key: str, labels: list[str] | None, seed: int,
                limit: int | None = None, exclude: Texts | None = None) -> Texts:
     """Read `ref` (labels mapped onto `labels` when given), drop rows in `exclude`, keep a seeded subset."""
-    path = data.resolve(ref.path, what=key)
-    frame = data.read_table(ref.path, what=key)
-    wanted = [ref.text_column] + ([ref.label_column] if labels is not None and ref.label_column else [])
     if labels is not None and not ref.label_column:
         raise ConfigError(f"{key}.label_column: this part needs labels (the model is a classifier)")
-    data.require_columns(frame, wanted, path=str(path), what=key)
-    ids = [f"{Path(path).stem}:{i}" for i in example_ids(frame, ref.id_column, path, key)]
-    texts, label_ids = [], []
-    resolve = LabelResolver(labels, ref.label_map) if labels is not None else None
-    for row_no, text in enumerate(frame[ref.text_column]):
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{key}: {path}: row {row_no + 1}: column {ref.text_column!r} is not a non-empty text")
-        texts.append(text)
-        if resolve is not None:
-            value = frame[ref.label_column].iloc[row_no]
-            index = resolve(value)
-            if index is None:
-                raise DataError(f"{key}: {path}: row {row_no + 1}: label {value!r} is not one of the model's "
-                                f"labels {labels}; use label_map")
-            label_ids.append(index)
-    rows = Texts(ids, texts, np.asarray(label_ids, dtype=np.int64) if resolve is not None else None, str(path.name))
+    fields = ref if labels is not None else ref.model_copy(update={"label_column": None})
+    table = read_labelled(data, ref.path, fields, what=key, model_labels=labels)
+    path = table.path
+    ids = [f"{Path(path).stem}:{i}" for i in table.ids]
+    texts = table.texts
+    rows = Texts(ids, texts, table.labels if labels is not None else None, str(path.name))
     if exclude is not None:
         rows = rows.without(exclude)
     limit = ref.limit if limit is None else limit

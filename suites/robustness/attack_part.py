@@ -8,6 +8,7 @@ validity checks are applied.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from audit.models.adapters.metering import QueryMeter
@@ -59,6 +60,15 @@ def check_validity(records: list[AttackRecord], attack: Any, lexicon: Lexicon | 
             record.validity = char_validity(record.similarity, attack.config.strict_similarity)
 
 
+def results_relative(path: Path, artifacts_dir: Path) -> str:
+    """`path` relative to the run folder holding results.json (artifacts live in OUT/artifacts/JOB/)."""
+    run_dir = artifacts_dir.parent.parent
+    try:
+        return path.resolve().relative_to(run_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def run_attacks(ctx: Context, cfg: AttacksConfig, examples: Examples, lexicon: Lexicon | None,
                 label_names: list[str], result: SuiteResult) -> list[AttackRecord]:
     subset = examples.head(cfg.limit)
@@ -98,9 +108,12 @@ def run_attacks(ctx: Context, cfg: AttacksConfig, examples: Examples, lexicon: L
         result.views.append(views.example_list(
             "successful adversarial examples", shown,
             caption="The adversarial text with the changed words highlighted (hover: original word)."))
+    result.examples += adversarial_examples(every, label_names, len(every))     # every success, for recomputation
+    details["subset"] = {"ids": list(subset.ids), "limit": cfg.limit}
     if cfg.export:
         path = ctx.artifacts_dir / EXPORT_FILE
-        details["export"] = {"path": str(path), "rows": write_jsonl(path, every, label_names)}
+        details["export"] = {"path": results_relative(path, ctx.artifacts_dir), "relative_to": "results.json",
+                             "rows": write_jsonl(path, every, label_names)}
     details["encoder"] = {"ref": cfg.encoder, **encoder_meter.totals.as_dict()}
     details["classifier"] = meter.totals.as_dict()
     result.details["attacks"] = details

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from audit.data.labelled import LabelledFields
 from audit.run.suite import SuiteConfig
 from suites.robustness.perturbations import PERTURBATION_NAMES
 
@@ -29,14 +30,11 @@ def _check_names(names: list[str], what: str = "perturbation") -> list[str]:
     return names
 
 
-class DatasetConfig(SuiteConfig):
-    """Labelled examples for the classifier parts (CSV / TSV / JSONL)."""
+class DatasetConfig(LabelledFields):
+    """Labelled examples for the classifier parts (CSV / TSV / JSONL; keys: audit.data.labelled)."""
 
     path: str = "prepared:rt_polarity/test.jsonl"
-    text_column: str = "text"
     label_column: str = "label"
-    id_column: str = Field("id", description="example ids for paired comparisons; row number if absent")
-    label_map: dict[str, str] | None = Field(None, description="dataset label -> model label name")
 
 
 class LexiconConfig(SuiteConfig):

@@ -91,6 +91,10 @@ class RobustnessSuite(Suite):
         lexicon = self._lexicon(ctx, cfg, parts, examples, task, result)
         seconds["setup"] = round(time.perf_counter() - started, 3)
         labels = list(ctx.adapter.labels) if examples is not None else []
+        if examples is not None:                  # what a third party needs to redraw the subset
+            result.details["subset"] = {"data": str(examples.path), "seed": ctx.sub_seed(SUITE_KEY, "subset"),
+                                        "draw": "numpy.random.default_rng(seed).permutation(n_rows)[:limit]",
+                                        "ids": list(examples.ids), "dropped_blank_rows": examples.dropped}
         if PERTURBATIONS in parts and examples is not None:
             started = time.perf_counter()
             subset = examples.head(cfg.perturbations.limit)

