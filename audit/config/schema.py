@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from audit.config.schema.yaml_loader import safe_load_unique
+from audit.config.yaml_loader import safe_load_unique
 from audit.config.sections import HALF_DTYPES, ModelCardSpec, PruneSpec, RegressionSpec, variant_problems
 from audit.errors import ConfigError
 from audit.results import Condition, Group, group_key, parse_group
