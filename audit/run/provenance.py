@@ -10,7 +10,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 TRACKED_PACKAGES = ("rai-audit", "torch", "transformers", "lm_eval", "fairlearn", "pandas", "numpy",
-                    "scikit-learn", "pydantic", "tokenizers", "safetensors", "datasets")
+                    "scikit-learn", "pydantic", "tokenizers", "safetensors", "datasets", "opacus", "shap", "lime",
+                    "scipy", "sqlalchemy")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

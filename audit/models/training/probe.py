@@ -56,6 +56,7 @@ class ProbeRuns:
     bias: torch.Tensor
     seconds: float = 0.0
     batch_sizes: list[float] = field(default_factory=list)     # mean realised batch size per step
+    observed: torch.Tensor | None = None     # (R, steps): each privatised gradient sum projected on `observe`
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """(R, n, K) logits of `features` (n, D) under every run."""
@@ -101,13 +102,15 @@ def train_probes(features: np.ndarray | torch.Tensor, labels: np.ndarray, n_clas
                  noise_multipliers: np.ndarray, private: np.ndarray, present: np.ndarray | None = None,
                  defect: Defect = Defect.NONE, seed: int | None = None, secure: bool = False,
                  noise_fn: NoiseFn | None = None, batches: Callable[[int], torch.Tensor] | None = None,
-                 population: int | None = None) -> ProbeRuns:
+                 population: int | None = None, observe: torch.Tensor | None = None) -> ProbeRuns:
     """Train R = len(noise_multipliers) heads from zero on (features, labels).
 
     private[r] False: plain Adam on the mean gradient of the Poisson batch (the non-private control).
     present (R, n): which examples are in run r's dataset (default: all); the rate is q = batch_size /
     population (default n). seed None draws a secret seed; `secure` takes noise and batches from
     os.urandom. `noise_fn` / `batches` (step -> (R, n) mask) override the draws (the Opacus cross-check).
+    `observe` (K, D+1): record every step's privatised gradient sum projected on it (what a white-box
+    auditor who sees each noisy gradient, the release DP-SGD's accountant covers, would see).
     """
     import time
 
@@ -133,7 +136,7 @@ def train_probes(features: np.ndarray | torch.Tensor, labels: np.ndarray, n_clas
     m, v = torch.zeros(shape), torch.zeros(shape)
     x_norm = x.norm(dim=1)                                                  # (n,)
     clip = schedule.max_grad_norm
-    realised = []
+    realised, seen = [], []
     for step in range(1, schedule.steps + 1):
         mask = batches(step).to(torch.float32)                              # (R, n)
         realised.append(float(mask.sum(1).mean()))
@@ -147,6 +150,8 @@ def train_probes(features: np.ndarray | torch.Tensor, labels: np.ndarray, n_clas
         grad = torch.einsum("rnk,nd->rkd", err * factor[..., None], x)
         noise = draw_noise(step) * (sigma * clip)[:, None, None]
         grad = torch.where(is_private[:, None, None], grad + noise, grad)
+        if observe is not None:
+            seen.append(torch.einsum("rkd,kd->r", grad, observe))
         grad = grad / (q * (population or n))                               # Opacus: / expected batch size
         m.mul_(ADAM_BETAS[0]).add_(grad, alpha=1 - ADAM_BETAS[0])
         v.mul_(ADAM_BETAS[1]).addcmul_(grad, grad, value=1 - ADAM_BETAS[1])
@@ -154,7 +159,8 @@ def train_probes(features: np.ndarray | torch.Tensor, labels: np.ndarray, n_clas
         denom = (v.sqrt() / math.sqrt(1 - ADAM_BETAS[1] ** step)).add_(ADAM_EPS)
         w.addcdiv_(m, denom, value=-step_size)
     return ProbeRuns(weights=w[:, :, :-1].contiguous(), bias=w[:, :, -1].contiguous(),
-                     seconds=time.perf_counter() - started, batch_sizes=realised)
+                     seconds=time.perf_counter() - started, batch_sizes=realised,
+                     observed=torch.stack(seen, dim=1) if seen else None)
 
 
 def probe_losses(runs: ProbeRuns, features: np.ndarray, labels: np.ndarray) -> np.ndarray:
