@@ -80,7 +80,10 @@ def audit_runs(scores_in: np.ndarray, scores_out: np.ndarray, delta: float, *,
         raise ValueError("scores must be finite")
     c_in, c_out = calibration_split(s_in.size, calibration_share), calibration_split(s_out.size, calibration_share)
     cal_in, hold_in, cal_out, hold_out = s_in[:c_in], s_in[c_in:], s_out[:c_out], s_out[c_out:]
-    thresholds = np.unique(np.r_[cal_in, cal_out])
+    pooled = np.unique(np.r_[cal_in, cal_out])
+    # midpoints between neighbouring calibration scores (and beyond both ends): a threshold in the
+    # middle of a gap generalises to the held-out runs better than one on a calibration score
+    thresholds = np.r_[pooled[0] - 1.0, (pooled[:-1] + pooled[1:]) / 2, pooled[-1] + 1.0]
     best = (-1.0, thresholds[0], "high")
     for side in ("high", "low"):
         fp, fn = _errors(cal_in, cal_out, thresholds, side)

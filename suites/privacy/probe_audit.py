@@ -47,7 +47,7 @@ class TrainerAudit:
 
 
 def audit_dataset(features: np.ndarray, labels: np.ndarray, examples: int, dims: int, rng: np.random.Generator,
-                  canary_scale: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+                  canary_scale: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
     """`examples` rows of the features (first `dims` columns) with a zero extra coordinate, then the
     canary row (last)."""
     features = np.asarray(features, np.float32)[:, :dims]
