@@ -103,7 +103,7 @@ class DpConfig(SuiteConfig):
     secure_mode: bool = Field(False, description="finetune: Opacus' secure RNG (needs torchcsprng)")
     base: str = Field(BASE_ENCODER, description="the encoder to fine-tune (a model path or reference)")
     labels: list[str] | None = Field(None, description="class names, in order (default: the audited classifier's)")
-    train: TableRef = Field(default_factory=lambda: _split("train", 6000))
+    train: TableRef = Field(default_factory=lambda: _split("train", 2000))
     test: TableRef = Field(default_factory=lambda: _split("test", None))
     non_members: TableRef = Field(default_factory=lambda: _split("validation", 1000))
     epsilons: list[float] = Field(default_factory=lambda: [1.0, 4.0, 8.0], min_length=1)

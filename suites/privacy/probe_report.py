@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.results import DERIVED_PREFIX, UNIT_PROPORTION, Finding, Metric, Power, Severity, Verdict
+from audit.results import DERIVED_PREFIX, UNIT_PROPORTION, Finding, Metric, Power, Severity, TableView, Verdict
 from audit.stats import mcnemar, wilson_proportion
 from audit.models.training.probe import Defect
 from suites.privacy.metrics import (DP_ACCURACY, DP_ACCURACY_CHANGE, DP_AUDIT_EPSILON, DP_AUDIT_MAX_EPSILON,
@@ -137,3 +137,21 @@ def study_findings(study: ProbeStudy) -> list[Finding]:
                        f"{study.release}): control accuracy {control.correct.mean():.3f} (well-trained probe "
                        f"{ref:.3f}); DP accuracy {curve}", evidence={"history": study.history}))
     return out
+
+
+def audit_table(study: ProbeStudy) -> TableView:
+    rows = []
+    for a in study.audits + study.controls:
+        r = a.result
+        rows.append([f"{a.claimed:g}", DEFECT_WORDS[a.defect], 2 * a.runs_per_arm, r.false_positives,
+                     r.false_negatives, round(r.epsilon, 3), round(r.max_provable, 2),
+                     "falsified" if r.epsilon > a.claimed else "not falsified",
+                     round(1000 * a.seconds_per_probe, 2)])
+    for eps in study.untestable:
+        rows.append([f"{eps:g}", DEFECT_WORDS[Defect.NONE], 0, None, None, None, round(study.design_max, 2),
+                     "cannot test", None])
+    return TableView(title="Multi-run DP audit (independent trainings with and without a worst-case canary)",
+                     columns=["claimed ε", "trainer", "runs", "false positives", "false negatives", "ε lower bound",
+                              "most provable ε", "verdict", "ms per probe"], rows=rows,
+                     caption="Clopper-Pearson over independent runs (Jagielski et al. 2020); the white-box "
+                             "canary of Nasr et al. 2021. False positives/negatives on the held-out half.")

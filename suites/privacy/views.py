@@ -9,6 +9,7 @@ import numpy as np
 from audit.results import UNIT_PROPORTION, Bar, BarChartView, LineChartView, Series, TableView
 from suites.privacy.canary_part import CanaryModel
 from suites.privacy.dp_part import TrainedModel
+from suites.privacy.probe_study import ProbeModel
 from suites.privacy.metrics import AttackEvaluation
 
 MAX_ROC_POINTS = 300
@@ -65,7 +66,7 @@ def tpr_bars(evaluations: list[AttackEvaluation]) -> BarChartView | None:
                         caption=f"An attack at chance flags {target:g} of the members at this false-positive rate.")
 
 
-def epsilon_accuracy_chart(models: list[TrainedModel]) -> LineChartView:
+def epsilon_accuracy_chart(models: "list[TrainedModel] | list[ProbeModel]") -> LineChartView:
     dp = sorted((m for m in models if m.epsilon is not None), key=lambda m: m.epsilon)
     xs = [float(m.epsilon) for m in dp]
     control = float(models[0].correct.mean())
