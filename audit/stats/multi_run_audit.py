@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 
 from audit.stats.intervals import DEFAULT_CONFIDENCE, clopper_pearson_upper
 
@@ -119,8 +120,6 @@ def expected_bound(shift: float, runs_per_arm: int, delta: float, *,
                    confidence: float = DEFAULT_CONFIDENCE) -> float:
     """The bound at the expected error counts (≈ the median audit) of the Gaussian model, best threshold,
     half the runs held out: the planning number for designs too large to simulate."""
-    from scipy.stats import norm
-
     held = runs_per_arm // 2
     t = np.linspace(-2.0, shift + 8.0, 2001)
     fp, fn = np.round(held * norm.sf(t)), np.round(held * norm.cdf(t - shift))

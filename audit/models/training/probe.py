@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
@@ -112,8 +113,6 @@ def train_probes(features: np.ndarray | torch.Tensor, labels: np.ndarray, n_clas
     `observe` (K, D+1): record every step's privatised gradient sum projected on it (what a white-box
     auditor who sees each noisy gradient, the release DP-SGD's accountant covers, would see).
     """
-    import time
-
     started = time.perf_counter()
     x = with_bias(features)
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
