@@ -97,3 +97,21 @@ def test_non_private_probe_learns_and_defects_change_the_result():
     assert not torch.allclose(correct.weights, unclipped.weights)
     secure = train_probes(x, y, 2, schedule, secure=True, **kw)
     assert torch.isfinite(secure.weights).all()
+
+
+def test_membership_losses_are_float32_whatever_the_dtype(tiny_classifier_dir):
+    """Losses under `dtype: bfloat16` (bf16 autocast on a CPU) equal the float32 ones; the
+    probabilities of `classify` keep the faster compute dtype."""
+    from audit.config.schema import ModelSpec
+    from audit.models.adapters.base import LossRequest
+    from audit.models.adapters.loading import load_adapter
+
+    texts = ["a fine film", "dull and long", "the cast is great", "a mess"]
+    requests = [LossRequest(text=t, label=i % 2) for i, t in enumerate(texts)]
+    fast = load_adapter("fast", ModelSpec(path=str(tiny_classifier_dir), dtype="bfloat16"), prepared_dir=None,
+                        cache_dir=None)
+    exact = load_adapter("exact", ModelSpec(path=str(tiny_classifier_dir), dtype="float32"), prepared_dir=None,
+                         cache_dir=None)
+    assert np.allclose(fast.losses(requests), exact.losses(requests), atol=1e-6)
+    logits = lambda a: np.log(a.classify(texts).astype(np.float64))
+    assert not np.allclose(logits(fast), logits(exact), atol=1e-6)     # bf16 really is in use for classify
