@@ -54,6 +54,8 @@ class FineTuneRecipe:
         data = asdict(self)
         if not data["train_only"]:
             del data["train_only"]
+        if data["privacy"] is not None and not data["privacy"]["secure_mode"]:
+            del data["privacy"]["secure_mode"]
         return data
 
     @property
