@@ -1,5 +1,6 @@
 """The DP probe study end to end on a tiny encoder through the CLI: the claim gate passes a correct
-trainer and fails (exit 1) one that does not clip; a claim beyond the design reads "cannot test"."""
+trainer and fails (exit 1) one that does not clip or adds no noise; a claim beyond the design reads
+"cannot test"."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.test_privacy_suite import sentences, write_rows
@@ -45,7 +47,7 @@ def claims(results: dict) -> list[dict]:
     return [f for f in results["suites"][0]["findings"] if f.get("gate") == "claimed_epsilon"]
 
 
-def test_probe_study_claim_gate_passes_a_correct_trainer_and_fails_one_without_clipping(tiny_classifier_dir, tmp_path):
+def test_probe_study_claim_gate_passes_a_correct_trainer(tiny_classifier_dir, tmp_path):
     code, good = run_cli(probe_config(tmp_path, tiny_classifier_dir), tmp_path / "good")
     assert code == 0
     verdicts = {f["message"].split(":")[0]: f["verdict"] for f in claims(good)}
@@ -63,7 +65,11 @@ def test_probe_study_claim_gate_passes_a_correct_trainer_and_fails_one_without_c
     assert control["epsilon"] > 1                     # the audit catches the broken control ...
     assert not any(f["severity"] == "fail" for f in good["suites"][0]["findings"])   # ... without failing the run
 
-    code, bad = run_cli(probe_config(tmp_path, tiny_classifier_dir, defect="no_clipping"), tmp_path / "bad")
+
+
+@pytest.mark.parametrize("defect", ["no_clipping", "no_noise"])
+def test_probe_study_claim_gate_fails_a_broken_trainer_with_exit_1(tiny_classifier_dir, tmp_path, defect):
+    code, bad = run_cli(probe_config(tmp_path, tiny_classifier_dir, defect=defect), tmp_path / "bad")
     assert code == 1
     failed = [f for f in claims(bad) if f["verdict"] == "fail"]
     assert failed and failed[0]["severity"] == "fail" and "falsified" in failed[0]["message"]
