@@ -24,7 +24,7 @@ def probe_config(tmp_path: Path, model_dir: Path, defect: str = "none", epsilons
     dp = {"method": "probe", "base": str(model_dir), "train": {"path": "train.jsonl", "limit": 64},
           "test": {"path": "test.jsonl"}, "non_members": {"path": "holdout.jsonl"}, "epsilons": list(epsilons),
           "probe": {"steps": 30, "max_steps": 30, "batch_size": 16, "defect": defect,
-                    "audit": {"runs": 200, "examples": 8, "dims": 4, "controls": ["no_clipping"]}}}
+                    "audit": {"runs": 200, "examples": 8, "dims": 4, "controls": ["no_clipping"], "seed": 0}}}
     config = {"seed": 0, "models": {"tiny": {"path": str(model_dir), "kind": "classifier"}},
               "suites": [{"suite": "privacy", "config": {
                   "membership": {"members": {"path": "train.jsonl", "limit": 30},

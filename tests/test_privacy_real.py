@@ -86,7 +86,7 @@ def test_real_probe_study_on_cached_minilm_features(tmp_path, prepared_dir):
         "parts": ["dp"],
         "dp": {"train": split("train", 600), "test": split("test", 300), "non_members": split("validation", 100),
                "epsilons": [1, 8], "probe": {"steps": 300, "max_steps": 600, "batch_size": 64, "tolerance": 0.05,
-                                             "audit": {"runs": 300, "controls": ["no_clipping"]}}}})
+                                             "audit": {"runs": 300, "controls": ["no_clipping"], "seed": 0}}}})
     factory = LocalModelFactory(prepared_dir=prepared_dir, cache_dir=tmp_path / "cache", result_cache_dir=None,
                                 loader=_loader)
     data = DataResolver(config_dir=tmp_path, prepared_dir=prepared_dir)

@@ -74,6 +74,8 @@ class ProbeAuditConfig(SuiteConfig):
         default_factory=lambda: ["no_clipping", "half_noise"],
         description="broken trainers audited at the smallest epsilon: can the audit catch them?")
     confidence: float = Field(0.95, gt=0.5, lt=1)
+    seed: int | None = Field(None, description="null: every run's seed is secret (os.urandom); an int makes "
+                                               "the audit reproducible (a measurement of the audit itself)")
 
 
 class ProbeConfig(SuiteConfig):

@@ -55,6 +55,7 @@ class ProbeStudy:
     design_max: float
     half_noise_power: dict[str, Any] | None
     release: str
+    audit_seeds: str
     seconds: dict[str, float] = field(default_factory=dict)
     control_runs: ProbeRuns | None = None
     encoder: ModelAdapter | None = None
@@ -132,7 +133,7 @@ def run_probe_study(ctx: Context, cfg: DpConfig, labels: list[str], data: DpData
     design_max = _audit_design_max(cfg)
     ac = pc.audit
     common = dict(population=n, delta=cfg.delta, runs_per_arm=ac.runs, examples=ac.examples, dims=ac.dims,
-                  confidence=ac.confidence, seed=None if secure else ctx.sub_seed(KEY, "audit"))
+                  confidence=ac.confidence, seed=ac.seed)
     audits, untestable = [], []
     for eps, sigma in sorted(zip(cfg.epsilons, sigmas)):
         if design_max <= eps:
@@ -159,6 +160,7 @@ def run_probe_study(ctx: Context, cfg: DpConfig, labels: list[str], data: DpData
                       converged=history[-1][1] >= target, audits=audits, controls=controls, untestable=untestable,
                       design_max=design_max, half_noise_power=power,
                       release="secure randomness (os.urandom)" if secure else MEASUREMENT_ONLY,
+                      audit_seeds="secret (os.urandom)" if ac.seed is None else f"seeded from {ac.seed}",
                       seconds={k2: round(v, 3) for k2, v in seconds.items()}, control_runs=control, encoder=encoder)
 
 

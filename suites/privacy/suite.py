@@ -170,7 +170,7 @@ class PrivacySuite(Suite):
         result.details["dp"] = {
             "method": "probe", "train": data.train.source, "test": data.test.source,
             "non_members": data.non_members.source, "steps": study.steps, "search": study.history,
-            "release": study.release, "seconds": study.seconds, "design_max_epsilon": study.design_max,
+            "release": study.release, "audit_seeds": study.audit_seeds, "seconds": study.seconds, "design_max_epsilon": study.design_max,
             "untestable": study.untestable, "half_noise_power": study.half_noise_power,
             "models": {m.label: {"derived": m.name, "epsilon": m.epsilon, "noise_multiplier": m.sigma}
                        for m in study.models},
