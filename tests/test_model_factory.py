@@ -85,3 +85,28 @@ def test_reference_models_and_references(tiny_classifier_dir, tmp_path):
     (tmp_path / "prepared").mkdir()
     with pytest.raises(ModelLoadError, match="inside the prepared folder"):
         resolve_model_dir("prepared:../cache", tmp_path / "prepared")
+
+
+def test_derived_model_key_changes_with_training_package_versions_and_code(tiny_classifier_dir, tmp_path,
+                                                                           monkeypatch):
+    """A new opacus (say, a fix to the accounting) or a change to the training code retrains."""
+    import audit.models.local_factory as lf
+
+    trainer = CopyTrainer()
+    recipe = FineTuneRecipe(base=str(tiny_classifier_dir), labels=("negative", "positive"), steps=3)
+    first = _factory(tmp_path, trainer).derive("m", recipe, DATA)
+    versions = lf.training_versions()
+    assert versions["opacus"] and versions["torch"]
+    monkeypatch.setattr(lf, "training_versions", lambda: {**versions, "opacus": "99.0"})
+    bumped = _factory(tmp_path, trainer).derive("m", recipe, DATA)
+    assert trainer.calls == 2 and bumped.provenance.path != first.provenance.path
+    monkeypatch.setattr(lf, "training_versions", lambda: versions)
+    monkeypatch.setattr(lf, "training_code_sha256", lambda: "0" * 64)
+    edited = _factory(tmp_path, trainer).derive("m", recipe, DATA)
+    assert trainer.calls == 3 and edited.provenance.path not in {first.provenance.path, bumped.provenance.path}
+
+
+def test_provenance_lists_the_privacy_and_store_packages():
+    from audit.run.provenance import package_versions
+
+    assert {"opacus", "shap", "lime", "scipy", "sqlalchemy"} <= set(package_versions())

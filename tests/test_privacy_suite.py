@@ -24,7 +24,8 @@ from suites.privacy.attacks import example_losses, loss_attack
 from suites.privacy.canary_part import FRESH, run_canaries
 from suites.privacy.config import PrivacyConfig, SecretConfig
 from suites.privacy.data import Texts
-from suites.privacy.metrics import (DP_ACCURACY, DP_ACCURACY_CHANGE, EMPIRICAL_EPSILON, MIA_AUC, MIA_TPR_AT_FPR)
+from suites.privacy.metrics import (ATTACK_IMPLIED_EPSILON, DP_ACCURACY, DP_ACCURACY_CHANGE, EMPIRICAL_EPSILON, MIA_AUC,
+                                    MIA_TPR_AT_FPR)
 from audit.stats.membership import auc_with_ci
 
 WORDS = ("good great fine bad dull awful film movie plot cast story music actor script scene comedy drama "
@@ -55,7 +56,7 @@ def privacy_config(tmp_path: Path, model_dir: Path, **dp) -> Path:
     write_rows(tmp_path / "train.jsonl", sentences(160, 1), "tr")
     write_rows(tmp_path / "holdout.jsonl", sentences(40, 2), "ho")
     write_rows(tmp_path / "test.jsonl", sentences(40, 3), "te")
-    dp_block = {"base": str(model_dir), "train": {"path": "train.jsonl", "limit": 64},
+    dp_block = {"method": "finetune", "base": str(model_dir), "train": {"path": "train.jsonl", "limit": 64},
                 "test": {"path": "test.jsonl"}, "non_members": {"path": "holdout.jsonl"},
                 "epsilons": [2, 16], "steps": 4, "batch_size": 16, "train_only": [],
                 "canaries": {"m": 20, "guesses": 4}, **dp}
@@ -90,12 +91,16 @@ def test_privacy_suite_runs_membership_dp_and_one_run_audit(tiny_classifier_dir,
     assert {m.group["model"] for m in by_name(result, DP_ACCURACY)} == {"non-private control", "dp eps=2", "dp eps=16"}
     assert all(m.n == 40 for m in by_name(result, DP_ACCURACY_CHANGE))
     methods = {(m.group["model"], m.group["method"]) for m in by_name(result, EMPIRICAL_EPSILON)}
-    assert ("dp eps=2", "one_run") in methods and ("dp eps=2", "roc") in methods
+    assert ("dp eps=2", "one_run") in methods
+    implied = {(m.group["model"], m.group["method"]) for m in by_name(result, ATTACK_IMPLIED_EPSILON)}
+    assert ("dp eps=2", "roc") in implied       # the single-model ROC epsilon: a heuristic, never a gate
     # The accounting of each DP model is recorded, and the claim is not falsified on a tiny run.
     models = result.details["dp"]["models"]
     accounting = models["dp eps=2"]["training"]["privacy"]
     assert accounting["epsilon_spent"] <= 2 + 1e-6 and accounting["steps"] == 4 and accounting["delta"] == 1e-5
-    assert not [f for f in result.findings if f.gate == "claimed_epsilon"]
+    claims = [f for f in result.findings if f.gate == "claimed_epsilon"]
+    assert claims and all(f.verdict.value == "inconclusive" and "cannot test" in f.message for f in claims)
+    assert all(f.power is not None and not f.power.can_test for f in claims)
     assert any(f.message.startswith("DP fine-tuning: at ε = 2") for f in result.findings)
     charts = [v for v in result.views if isinstance(v, LineChartView)]
     assert charts[0].x_scale == "log" and len(charts[0].series) == 6     # 5 curves + chance

@@ -46,6 +46,31 @@ def default_trainer() -> Trainer:
     return FineTuneTrainer()
 
 
+TRAINING_PACKAGES = ("torch", "opacus", "transformers", "peft")
+TRAINING_CODE = Path(__file__).resolve().parent / "training"
+
+
+def training_versions() -> dict[str, str | None]:
+    """Versions of what trains a derived model: a new opacus (accounting) or torch gives a new key."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for name in TRAINING_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def training_code_sha256() -> str:
+    """sha256 of the training code (audit/models/training/*.py): a fix to it retrains the model."""
+    digest = hashlib.sha256()
+    for path in sorted(TRAINING_CODE.glob("*.py")):
+        digest.update(path.name.encode() + b"\n" + path.read_bytes())
+    return digest.hexdigest()
+
+
 AdapterLoader = Callable[[str, ModelSpec, Path, Path | None], ModelAdapter]
 
 
@@ -90,7 +115,9 @@ class LocalModelFactory:
         base_fp = model_fingerprint(name, ModelSpec(path=str(base_dir)), self.prepared_dir)
         trainer = self.trainer
         key = hashlib.sha256(json.dumps({"recipe": recipe.sha256, "data": data.sha256, "base": base_fp,
-                                         "trainer": getattr(trainer, "version", "1")}).encode()).hexdigest()[:16]
+                                         "trainer": getattr(trainer, "version", "1"),
+                                         "versions": training_versions(),
+                                         "code": training_code_sha256()}).encode()).hexdigest()[:16]
         resolved = dataclasses.replace(recipe, base=str(base_dir))
         artifact = Artifact(name=f"{name}-{key}", recipe={"key": key, "recipe": recipe.as_dict()},
                             build=lambda folder, _log: trainer.train(resolved, data, folder))

@@ -11,7 +11,8 @@ from pathlib import Path
 from audit.versions import package_versions as installed_versions
 
 TRACKED_PACKAGES = ("rai-audit", "torch", "transformers", "lm_eval", "fairlearn", "pandas", "numpy",
-                    "scikit-learn", "pydantic", "tokenizers", "safetensors", "datasets")
+                    "scikit-learn", "pydantic", "tokenizers", "safetensors", "datasets", "opacus", "shap", "lime",
+                    "scipy", "sqlalchemy")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

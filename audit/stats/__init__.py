@@ -4,8 +4,10 @@
 - paired: exact McNemar, paired bootstrap of a mean or a distance from an ideal;
 - multiple_testing: Holm and Benjamini–Hochberg;
 - ranks: average ranks and Spearman;
-- membership: ROC, AUC with a DeLong CI, TPR at a low FPR, the attack-implied ε;
-- dp_audit: the one-run DP audit bound (Steinke et al. 2023).
+- membership: ROC, AUC with a DeLong CI, TPR at a low FPR (with a threshold-aware bootstrap CI), the
+  attack-implied ε (a heuristic on one model);
+- dp_audit: the one-run DP audit bound (Steinke et al. 2023);
+- multi_run_audit: the ε lower bound from many independent training runs (Jagielski et al. 2020).
 
 The common names are re-exported here: `from audit.stats import wilson_interval`.
 """

@@ -7,6 +7,7 @@ are exact and deterministic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -181,3 +182,30 @@ def empirical_epsilon(scores: ArrayLike, is_member: ArrayLike, delta: float,
     return EmpiricalEpsilon(epsilon=epsilon, threshold=float(thresholds[best]) if epsilon > 0 else None,
                             n_thresholds=int(t), point_estimate=max(0.0, float(point.max())), delta=delta,
                             confidence=confidence, n_members=members.size, n_nonmembers=nonmembers.size)
+
+
+def min_nonmembers(fpr: float) -> int:
+    """Non-members needed before TPR at `fpr` is reported: 10 / fpr (ten false positives expected
+    at the operating point, so the threshold does not rest on one or two non-members)."""
+    return int(math.ceil(10.0 / fpr - 1e-9))
+
+
+def tpr_at_fpr_bootstrap(scores: ArrayLike, is_member: ArrayLike, fpr: float,
+                         confidence: float = DEFAULT_CONFIDENCE, resamples: int = 1000,
+                         seed: int = 0) -> tuple[float, float]:
+    """Percentile CI of TPR at `fpr` that covers the threshold's own uncertainty: members and
+    non-members are resampled separately (stratified bootstrap) and the threshold is re-chosen
+    from each resample's non-members, so both classes' sampling error enters the interval."""
+    members, nonmembers = _split(scores, is_member)
+    rng = np.random.default_rng(seed)
+    k = int(math.floor(fpr * nonmembers.size + 1e-9))       # false positives allowed at the operating point
+    out = np.empty(resamples)
+    for lo in range(0, resamples, 100):
+        b = min(100, resamples - lo)
+        non = np.sort(rng.choice(nonmembers, size=(b, nonmembers.size)), axis=1)[:, ::-1]
+        cut = non[:, k] if k < nonmembers.size else np.full(b, -np.inf)   # flag scores above the (k+1)-th largest
+        mem = rng.choice(members, size=(b, members.size))
+        out[lo:lo + b] = (mem > cut[:, None]).mean(axis=1)
+    alpha = 1.0 - confidence
+    low, high = np.quantile(out, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)

@@ -61,15 +61,52 @@ class CanaryAuditConfig(SuiteConfig):
     p_value: float = Field(0.05, gt=0, lt=1)
 
 
-class DpConfig(SuiteConfig):
-    """DP-SGD fine-tune (Opacus) of `base` to each target epsilon, plus a non-private control."""
+class ProbeAuditConfig(SuiteConfig):
+    """The multi-run audit of the probe trainer: 2 x `runs` independent trainings (with and without a
+    worst-case canary), each from a secret seed, on `examples` cached features (first `dims` columns)."""
 
+    runs: int = Field(1000, ge=4, description="trainings per arm (with / without the canary)")
+    examples: int = Field(32, ge=1, description="real examples in the audit dataset")
+    dims: int = Field(16, ge=1, description="feature coordinates kept in the audit dataset")
+    controls: list[Literal["no_clipping", "half_noise", "no_noise"]] = Field(
+        default_factory=lambda: ["no_clipping", "half_noise"],
+        description="broken trainers audited at the smallest epsilon: can the audit catch them?")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    seed: int | None = Field(None, description="null: every run's seed is secret (os.urandom); an int makes "
+                                               "the audit reproducible (a measurement of the audit itself)")
+
+
+class ProbeConfig(SuiteConfig):
+    """The DP study on cached features: a linear head on the frozen encoder, trained by the
+    vectorised DP-SGD trainer (audit.models.training.probe) until the non-private control is within
+    `tolerance` of a well-trained (L-BFGS logistic regression) probe."""
+
+    steps: int = Field(500, ge=1, description="first number of steps; doubled while the control lags")
+    max_steps: int = Field(4000, ge=1)
+    tolerance: float = Field(0.03, ge=0, lt=1, description="accuracy gap to the well-trained probe")
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
+    secure_mode: bool = Field(False, description="noise and batches from os.urandom; a DP release needs it "
+                                                 "(otherwise the models are labelled measurement only)")
+    defect: Literal["none", "no_clipping", "half_noise", "no_noise"] = Field(
+        "none", description="plant a bug in the trainer under audit (a self-test of the claim gate)")
+    audit: ProbeAuditConfig = Field(default_factory=ProbeAuditConfig)
+
+
+class DpConfig(SuiteConfig):
+    """A DP study of `base` to each target epsilon, plus a non-private control: `method: probe` (a
+    linear head on cached frozen features, audited over many runs) or `finetune` (Opacus through
+    the fine-tune trainer, LoRA / full, with the one-run audit; for GPU configs)."""
+
+    method: Literal["probe", "finetune"] = "probe"
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    secure_mode: bool = Field(False, description="finetune: Opacus' secure RNG (needs torchcsprng)")
     base: str = Field(BASE_ENCODER, description="the encoder to fine-tune (a model path or reference)")
     labels: list[str] | None = Field(None, description="class names, in order (default: the audited classifier's)")
     train: TableRef = Field(default_factory=lambda: _split("train", 2000))
     test: TableRef = Field(default_factory=lambda: _split("test", None))
     non_members: TableRef = Field(default_factory=lambda: _split("validation", 1000))
-    epsilons: list[float] = Field(default_factory=lambda: [8.0], min_length=1)
+    epsilons: list[float] = Field(default_factory=lambda: [1.0, 4.0, 8.0], min_length=1)
     delta: float = Field(1e-5, description="must be below 1/n (n: training examples)")
     max_grad_norm: float = Field(1.0, gt=0)
     accountant: Literal["rdp", "prv"] = "prv"

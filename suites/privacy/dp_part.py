@@ -51,7 +51,7 @@ def recipes(ctx: Context, cfg: DpConfig, labels: list[str]) -> list[tuple[str, f
     out: list[tuple[str, float | None, FineTuneRecipe]] = [(CONTROL_NAME, None, control)]
     for eps in cfg.epsilons:
         spec = PrivacySpec(epsilon=eps, delta=cfg.delta, max_grad_norm=cfg.max_grad_norm,
-                           accountant=cfg.accountant, mode=cfg.mode)
+                           accountant=cfg.accountant, mode=cfg.mode, secure_mode=cfg.secure_mode)
         out.append((dp_name(eps), eps, replace(control, privacy=spec)))
     return out
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 
-from audit.results import UNIT_PROPORTION, Condition, Finding, Metric, Severity, SuiteResult
+from audit.results import UNIT_PROPORTION, Condition, Finding, Metric, Power, Severity, SuiteResult, Verdict
 from audit.stats import mcnemar, wilson_proportion
 from suites.privacy.canary_part import FRESH, CanaryModel
 from suites.privacy.dp_part import TrainedModel
 from suites.privacy.metrics import (ATTACK_KEY, CANARY_EXPOSURE, CANARY_EXTRACTED, DP_ACCURACY, DP_ACCURACY_CHANGE,
-                                    EMPIRICAL_EPSILON, FPR_KEY, METHOD_KEY, MIA_AUC, MIA_TPR_AT_FPR, MODEL_KEY,
+                                    ATTACK_IMPLIED_EPSILON, EMPIRICAL_EPSILON, FPR_KEY, METHOD_KEY, MIA_AUC, MIA_TPR_AT_FPR, MODEL_KEY,
                                     ONE_RUN_METHOD, REPEATS_KEY, ROC_METHOD, AttackEvaluation)
-from audit.stats.dp_audit import OneRunAudit
-from audit.stats.membership import clopper_pearson
+from audit.stats.dp_audit import OneRunAudit, epsilon_lower_bound
+from audit.stats.membership import clopper_pearson, min_nonmembers
 
 CLAIM_GATE = "claimed_epsilon"
 EPS = "\u03b5"
@@ -30,14 +30,28 @@ def attack_metrics(ev: AttackEvaluation) -> list[Metric]:
                           n=t.tpr.n, ci_method=t.tpr.ci_method, group={**base, FPR_KEY: f"{t.target_fpr:g}"},
                           higher_is_better=False, unit=UNIT_PROPORTION,
                           description=f"true-positive rate at false-positive rate <= {t.target_fpr:g} "
-                                      f"(achieved {t.achieved_fpr:.4g})"))
+                                      f"(achieved {t.achieved_fpr:.4g}; {t.n_members} members, threshold from "
+                                      f"{t.n_nonmembers} non-members)"))
     e = ev.epsilon
-    out.append(Metric(name=EMPIRICAL_EPSILON, value=e.epsilon, ci_low=e.epsilon, ci_high=None, n=e.n_members + e.n_nonmembers,
-                      ci_method=f"{e.confidence:.0%} lower bound: one-sided Clopper-Pearson, Bonferroni over "
-                                f"{e.n_thresholds} thresholds", confidence=e.confidence,
+    out.append(Metric(name=ATTACK_IMPLIED_EPSILON, value=e.epsilon, ci_low=None, ci_high=None,
+                      n=e.n_members + e.n_nonmembers, ci_method="heuristic: Clopper-Pearson over the examples of ONE "
+                      f"trained model, Bonferroni over {e.n_thresholds} thresholds", confidence=e.confidence,
                       group={**base, METHOD_KEY: ROC_METHOD}, higher_is_better=False, unit="epsilon",
-                      description=f"epsilon an attack proves at delta={e.delta:g} from its ROC "
-                                  f"(point estimate {_finite(e.point_estimate)})"))
+                      description=f"attack-implied {EPS} (heuristic) at delta={e.delta:g} from one model's ROC "
+                                  f"(point estimate {_finite(e.point_estimate)}); not a DP lower bound: the examples "
+                                  "of one training run are not independent trials, so it never gates"))
+    return out
+
+
+def skipped_findings(evaluations: list[AttackEvaluation]) -> list[Finding]:
+    """TPR at a false-positive rate needs >= 10 / FPR non-members; say which rates were left out."""
+    out = []
+    for ev in evaluations:
+        for f in ev.skipped_fpr:
+            out.append(Finding(severity=Severity.INFO, metric=MIA_TPR_AT_FPR,
+                               message=f"{ev.model} ({ev.scores.attack} attack): TPR at FPR {f:g} not reported: it "
+                                       f"needs >= {min_nonmembers(f):,} non-members, the audit has "
+                                       f"{ev.scores.non_members.size:,}"))
     return out
 
 
@@ -45,12 +59,18 @@ def _finite(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.3g}"
 
 
+def one_run_max(audit: OneRunAudit) -> float:
+    """The most the one-run design could prove: every one of its r guesses right."""
+    return epsilon_lower_bound(audit.m, audit.r, audit.r, audit.delta, audit.p)
+
+
 def one_run_metric(model: str, audit: OneRunAudit) -> Metric:
     return Metric(name=EMPIRICAL_EPSILON, value=audit.epsilon, ci_low=audit.epsilon, ci_high=None, n=audit.m,
                   ci_method=f"{1 - audit.p:.0%} lower bound (Steinke, Nasr & Jagielski 2023, one run)",
                   confidence=1 - audit.p, group={MODEL_KEY: model, METHOD_KEY: ONE_RUN_METHOD},
                   higher_is_better=False, unit="epsilon",
-                  description=f"{audit.v} of {audit.r} guesses right on {audit.m} canaries, delta={audit.delta:g}")
+                  description=f"{audit.v} of {audit.r} guesses right on {audit.m} canaries, delta={audit.delta:g}; "
+                              f"the most this design could prove is {EPS} = {one_run_max(audit):.2f}")
 
 
 def dp_metrics(models: list[TrainedModel]) -> list[Metric]:
@@ -74,21 +94,31 @@ def dp_metrics(models: list[TrainedModel]) -> list[Metric]:
 
 
 def claim_findings(models: list[TrainedModel]) -> list[Finding]:
-    """FAIL when an empirical lower bound exceeds the epsilon a DP model claims."""
+    """Fine-tunes: FAIL when the one-run audit's bound exceeds the claim; "cannot test" when even
+    every guess right could not prove the claim (the attack-implied ROC epsilon never gates)."""
     out = []
     for m in models:
-        if m.epsilon is None:
+        if m.epsilon is None or m.one_run is None:
             continue
-        bounds = {ROC_METHOD: m.attack.epsilon.epsilon}
-        if m.one_run is not None:
-            bounds[ONE_RUN_METHOD] = m.one_run.epsilon
         spent = m.accounting.get("epsilon_spent")
-        method, bound = max(bounds.items(), key=lambda kv: kv[1])
         claimed = max(m.epsilon, spent or 0.0)
+        most = one_run_max(m.one_run)
+        power = Power(n=m.one_run.m, required_effect=claimed, can_test=most > claimed, method="one-run audit",
+                      note=f"the most this design could prove is {EPS} = {most:.2f}")
+        bound = m.one_run.epsilon
         if bound > claimed:
-            out.append(Finding(severity=Severity.FAIL, gate=CLAIM_GATE, metric=EMPIRICAL_EPSILON,
-                               message=f"{m.label}: claimed {EPS} falsified: the {method} audit proves {EPS} >= "
-                                       f"{bound:.3g} > {claimed:g}", evidence={"bounds": bounds, "claimed": claimed}))
+            out.append(Finding(severity=Severity.FAIL, gate=CLAIM_GATE, metric=EMPIRICAL_EPSILON, verdict=Verdict.FAIL,
+                               power=power, message=f"{m.label}: claimed {EPS} falsified: the one-run audit proves "
+                               f"{EPS} >= {bound:.3g} > {claimed:g}", evidence={"bound": bound, "claimed": claimed}))
+        elif most <= claimed:
+            out.append(Finding(severity=Severity.INFO, gate=CLAIM_GATE, metric=EMPIRICAL_EPSILON,
+                               verdict=Verdict.INCONCLUSIVE, power=power,
+                               message=f"{m.label}: cannot test: the most this one-run audit could prove is "
+                                       f"{EPS} = {most:.2f}, below the claimed {claimed:g}"))
+        else:
+            out.append(Finding(severity=Severity.INFO, gate=CLAIM_GATE, metric=EMPIRICAL_EPSILON, verdict=Verdict.PASS,
+                               power=power, message=f"{m.label}: not falsified by the one-run audit ({EPS} >= "
+                               f"{bound:.3g}; it could have proved up to {most:.2f})"))
     return out
 
 
@@ -98,12 +128,12 @@ def summary_finding(models: list[TrainedModel]) -> Finding:
     sentences = []
     for m in models[1:]:
         c = mcnemar(control.correct, m.correct)
-        bounds = [m.attack.epsilon.epsilon] + ([m.one_run.epsilon] if m.one_run else [])
+        bounds = [m.one_run.epsilon] if m.one_run else [0.0]
         sentences.append(
             f"at {EPS} = {m.epsilon:g} accuracy changes by {100 * c.difference:+.1f} points "
             f"[{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}] (n={c.n}); the loss attack's AUC is "
             f"{m.attack.auc.auc.value:.3f} against {control.attack.auc.auc.value:.3f} without DP; "
-            f"no attack proves more than {EPS} >= {max(bounds):.2f}")
+            f"the one-run audit proves {EPS} >= {max(bounds):.2f}")
     return Finding(severity=Severity.INFO, message="DP fine-tuning: " + "; ".join(sentences) + ".",
                    evidence={"control_accuracy": float(control.correct.mean())})
 

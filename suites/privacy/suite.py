@@ -15,6 +15,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+import numpy as np
+
 from audit.models.adapters.base import Capability, ModelAdapter, ModelKind
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
@@ -22,12 +24,16 @@ from audit.run.suite import Context, Suite, SuiteConfig
 from suites.privacy import report, views
 from suites.privacy.attacks import calibrated_attack, example_losses, loss_attack
 from suites.privacy.canary_part import run_canaries
-from suites.privacy.config import AUTO, CONTROL, PARTS, MembershipConfig, PrivacyConfig
+from suites.privacy import probe_report
+from suites.privacy.config import AUTO, CONTROL, PARTS, CanaryAuditConfig, MembershipConfig, PrivacyConfig
 from suites.privacy.data import Texts, check_disjoint, load_texts
 from suites.privacy.dp_data import load_dp_data
 from suites.privacy.dp_part import TrainedModel, run_dp
 from suites.privacy.metrics import AUDITED, AttackEvaluation, evaluate_attack
 from suites.privacy.names import METRICS
+from suites.privacy.probe_study import ProbeStudy, run_probe_study
+
+ReferenceLosses = Callable[[Texts], np.ndarray]
 
 MEMBERSHIP, DP, CANARIES = PARTS
 KEY = "privacy"
@@ -63,12 +69,11 @@ def load_membership_sets(ctx: Context, cfg: MembershipConfig) -> tuple[Texts, Te
 
 
 def audit_membership(ctx: Context, cfg: MembershipConfig, members: Texts, non_members: Texts,
-                     reference: ModelAdapter | None) -> list[AttackEvaluation]:
+                     reference: ReferenceLosses | None) -> list[AttackEvaluation]:
     member_losses, non_member_losses = example_losses(ctx.adapter, members), example_losses(ctx.adapter, non_members)
     attacks = [loss_attack(member_losses, non_member_losses)]
     if reference is not None:
-        attacks.append(calibrated_attack(member_losses, non_member_losses, example_losses(reference, members),
-                                         example_losses(reference, non_members)))
+        attacks.append(calibrated_attack(member_losses, non_member_losses, reference(members), reference(non_members)))
     return [evaluate_attack(AUDITED, a, low_fpr=cfg.low_fpr, delta=cfg.delta) for a in attacks]
 
 
@@ -92,24 +97,36 @@ class PrivacySuite(Suite):
         timed = _timer(seconds)
         sets = timed("setup", lambda: load_membership_sets(ctx, cfg.membership)) if MEMBERSHIP in parts else None
         trained: list[TrainedModel] = []
+        study: ProbeStudy | None = None
         if DP in parts:
             labels = cfg.dp.labels or _labels(ctx.adapter)
             if not labels:
                 raise ConfigError(f"{KEY}.dp.labels: name the class labels (the audited model is not a classifier)")
-            data = load_dp_data(ctx, cfg.dp, labels, Texts.concat(list(sets)) if sets else None)
-            trained = timed(DP, lambda: run_dp(ctx, cfg.dp, labels, data, low_fpr=cfg.membership.low_fpr))
-            self._report_dp(trained, data, result)
+            dp_cfg = cfg.dp if cfg.dp.method == "finetune" else cfg.dp.model_copy(
+                update={"canaries": CanaryAuditConfig(m=0)})       # the one-run audit is for fine-tunes
+            data = load_dp_data(ctx, dp_cfg, labels, Texts.concat(list(sets)) if sets else None)
+            if cfg.dp.method == "probe":
+                study = timed(DP, lambda: run_probe_study(ctx, cfg.dp, labels, data, low_fpr=cfg.membership.low_fpr))
+                self._report_probe(study, data, result)
+            else:
+                trained = timed(DP, lambda: run_dp(ctx, cfg.dp, labels, data, low_fpr=cfg.membership.low_fpr))
+                self._report_dp(trained, data, result)
         evaluations: list[AttackEvaluation] = []
         if sets is not None:
-            reference = self._reference(ctx, cfg.membership, trained)
+            reference, described = self._reference(ctx, cfg.membership, trained, study)
             evaluations = timed(MEMBERSHIP, lambda: audit_membership(ctx, cfg.membership, *sets, reference))
             for ev in evaluations:
                 report.add(result, report.attack_metrics(ev))
+            result.findings.extend(report.skipped_findings(evaluations))
             result.details["membership"] = {"members": sets[0].source, "non_members": sets[1].source,
-                                            "reference": cfg.membership.reference if reference else None}
-        everything = evaluations + [m.attack for m in trained]
+                                            "reference": cfg.membership.reference if reference else None,
+                                            "reference_model": described, "loss_dtype": "float32"}
+            if described:
+                result.findings.append(Finding(severity=Severity.INFO, message=f"calibrated attack: {described}"))
+        everything = evaluations + [m.attack for m in trained] + ([m.attack for m in study.models] if study else [])
         if everything:
-            result.views[:0] = [views.roc_chart(everything), views.auc_bars(everything), views.tpr_bars(everything)]
+            charts = [views.roc_chart(everything), views.auc_bars(everything), views.tpr_bars(everything)]
+            result.views[:0] = [c for c in charts if c is not None]
         if CANARIES in parts:
             canary_models = timed(CANARIES, lambda: run_canaries(ctx, cfg.canaries))
             report.add(result, report.exposure_metrics(canary_models))
@@ -119,16 +136,51 @@ class PrivacySuite(Suite):
         return result
 
     @staticmethod
-    def _reference(ctx: Context, cfg: MembershipConfig, trained: list[TrainedModel]) -> ModelAdapter | None:
+    def _reference(ctx: Context, cfg: MembershipConfig, trained: list[TrainedModel],
+                   study: ProbeStudy | None) -> tuple[ReferenceLosses | None, str | None]:
+        """The calibrated attack's reference losses, and what that reference model is, in words."""
         if cfg.reference is None:
-            return None
+            return None, None
         if cfg.reference == CONTROL:
+            if study is not None:
+                acc = float(study.models[0].correct.mean())
+                return (lambda rows: study.reference_losses(list(rows.texts), np.asarray(rows.labels, np.int64)),
+                        f"reference model = the DP study's non-private control, a linear probe on the frozen base "
+                        f"encoder (test accuracy {acc:.3f}), trained on sentences disjoint from the members and "
+                        f"non-members; it is a different, weaker model than the audited one, so calibration removes "
+                        f"example difficulty only as far as that probe sees it (not a shadow model of the audited one)")
             if not trained:
                 raise ConfigError(f"{KEY}.membership.reference: 'control' needs the dp part")
-            return trained[0].derived.adapter
+            adapter = trained[0].derived.adapter
+            return (lambda rows: example_losses(adapter, rows),
+                    "reference model = the DP study's non-private fine-tune, trained on sentences disjoint from "
+                    "the members and non-members (a different model from the audited one)")
         if ctx.models is None:
             raise ConfigError(f"{KEY}.membership.reference: this run cannot load other models")
-        return ctx.models.load("privacy-reference", cfg.reference, ctx.adapter.kind.value)
+        adapter = ctx.models.load("privacy-reference", cfg.reference, ctx.adapter.kind.value)
+        return (lambda rows: example_losses(adapter, rows),
+                f"reference model = {cfg.reference}, as named in the config (not trained on the members)")
+
+    @staticmethod
+    def _report_probe(study: ProbeStudy, data, result: SuiteResult) -> None:
+        if len(study.models) > 1:
+            result.views.append(views.epsilon_accuracy_chart(study.models))
+        result.views.append(probe_report.audit_table(study))
+        report.add(result, probe_report.study_metrics(study),
+                   probe_report.claim_findings(study) + probe_report.control_findings(study)
+                   + probe_report.study_findings(study))
+        result.details["dp"] = {
+            "method": "probe", "train": data.train.source, "test": data.test.source,
+            "non_members": data.non_members.source, "steps": study.steps, "search": study.history,
+            "release": study.release, "audit_seeds": study.audit_seeds, "seconds": study.seconds, "design_max_epsilon": study.design_max,
+            "untestable": study.untestable, "half_noise_power": study.half_noise_power,
+            "models": {m.label: {"derived": m.name, "epsilon": m.epsilon, "noise_multiplier": m.sigma}
+                       for m in study.models},
+            "audits": [{"claimed": a.claimed, "trainer": a.defect.value, "runs_per_arm": a.runs_per_arm,
+                        "seconds": round(a.seconds, 3), "seconds_per_probe": a.seconds_per_probe,
+                        **{k: getattr(a.result, k) for k in ("epsilon", "max_provable", "threshold", "side",
+                                                             "false_positives", "false_negatives", "n_in", "n_out")}}
+                       for a in study.audits + study.controls]}
 
     @staticmethod
     def _report_dp(trained: list[TrainedModel], data, result: SuiteResult) -> None:
@@ -143,16 +195,16 @@ class PrivacySuite(Suite):
             "train": data.train.source, "test": data.test.source, "non_members": data.non_members.source,
             "canaries": {"m": 0 if data.canaries is None else len(data.canaries), "included": int(data.included.sum())},
             "models": {m.label: {"derived": m.derived.name, "training": m.derived.training} for m in trained}}
-        if not any(f.severity == Severity.FAIL for f in result.findings):
-            result.findings.append(Finding(severity=Severity.INFO, message="no DP model's claimed epsilon is "
-                                           "contradicted by the membership or one-run audits"))
 
 
 def _timer(seconds: dict[str, float]) -> Callable:
+    """Wall seconds per part, and CPU seconds (all threads) under "<part> cpu": on a shared machine
+    the wall time is inflated, the CPU time much less."""
     def timed(name: str, work: Callable):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return work()
         finally:
             seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+            seconds[f"{name} cpu"] = round(seconds.get(f"{name} cpu", 0.0) + time.process_time() - cpu, 3)
     return timed

@@ -9,6 +9,7 @@ import numpy as np
 from audit.results import UNIT_PROPORTION, Bar, BarChartView, LineChartView, Series, TableView
 from suites.privacy.canary_part import CanaryModel
 from suites.privacy.dp_part import TrainedModel
+from suites.privacy.probe_study import ProbeModel
 from suites.privacy.metrics import AttackEvaluation
 
 MAX_ROC_POINTS = 300
@@ -47,19 +48,25 @@ def auc_bars(evaluations: list[AttackEvaluation]) -> BarChartView:
                         reference=0.5, caption="0.5: members and non-members cannot be told apart.")
 
 
-def tpr_bars(evaluations: list[AttackEvaluation]) -> BarChartView:
+def tpr_bars(evaluations: list[AttackEvaluation]) -> BarChartView | None:
+    """TPR at the lowest false-positive rate every attack could report (None when there is none)."""
+    rates = [{t.target_fpr for t in ev.tpr} for ev in evaluations]
+    common = set.intersection(*rates) if rates else set()
+    if not common:
+        return None
+    target = min(common)
     bars = []
     for ev in evaluations:
-        t = ev.tpr[0]
+        t = next(t for t in ev.tpr if t.target_fpr == target)
         bars.append(Bar(label=f"{ev.model} ({ev.scores.attack})", value=t.tpr.value, ci_low=t.tpr.ci_low,
                         ci_high=t.tpr.ci_high, n=t.tpr.n))
-    target = evaluations[0].tpr[0].target_fpr if evaluations else 0.0
-    return BarChartView(title=f"True-positive rate at {target:g} false-positive rate (Clopper-Pearson 95% CI)",
+    return BarChartView(title=f"True-positive rate at {target:g} false-positive rate (bootstrap 95% CI over "
+                              "members and non-members)",
                         bars=bars, unit=UNIT_PROPORTION, reference=target,
                         caption=f"An attack at chance flags {target:g} of the members at this false-positive rate.")
 
 
-def epsilon_accuracy_chart(models: list[TrainedModel]) -> LineChartView:
+def epsilon_accuracy_chart(models: "list[TrainedModel] | list[ProbeModel]") -> LineChartView:
     dp = sorted((m for m in models if m.epsilon is not None), key=lambda m: m.epsilon)
     xs = [float(m.epsilon) for m in dp]
     control = float(models[0].correct.mean())

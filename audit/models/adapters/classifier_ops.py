@@ -11,7 +11,8 @@ from audit.models.adapters.base import CachePolicy, Capability, IdsInput, LossRe
 from audit.models.adapters.runtime import ModelRuntime, canonical_json, stack_rows
 from audit.errors import DataError
 
-LOGITS = "classify_logits"    # cache namespace of raw logits (probabilities and losses derive from them)
+LOGITS = "classify_logits"    # cache namespace of raw logits (probabilities derive from them)
+LOGITS_FP32 = "classify_logits_fp32"   # logits computed without autocast: losses derive from them
 
 
 class ClassifierOps:
@@ -51,13 +52,17 @@ class ClassifierOps:
         return softmax(stack_rows(rows, len(self.labels)))
 
     def losses(self, requests: Sequence[LossRequest]) -> np.ndarray:
-        """Cross-entropy (nats) of each gold label, from logits in float64 (members' losses near 0
-        must not all round to the same value, or a membership attack sees ties)."""
+        """Cross-entropy (nats) of each gold label, from float32 logits (no bf16 autocast, whatever the
+        compute dtype) taken to float64 (members' losses near 0 must not all round to the same value,
+        or a membership attack sees ties)."""
         n_labels = len(self.labels)
         for n, r in enumerate(requests):
             if r.label is None or not 0 <= r.label < n_labels:
                 raise DataError(f"losses request {n}: label {r.label!r} is not a label index 0..{n_labels - 1}")
-        logits = self.logits([r.text for r in requests]).astype(np.float64)
+        texts = [r.text for r in requests]
+        self.rt.note_truncation(texts)
+        rows = self.rt.cached(LOGITS_FP32, texts, canonical_json, self._logits_fp32_uncached, CachePolicy.PERSIST)
+        logits = stack_rows(rows, n_labels).astype(np.float64)
         labels = np.array([r.label for r in requests], dtype=np.int64)
         log_norm = _logsumexp(logits)
         return log_norm - logits[np.arange(len(requests)), labels] if len(requests) else np.zeros(0)
@@ -70,6 +75,9 @@ class ClassifierOps:
     # ---------------------------------------------------------------- uncached batches
     def _logits_uncached(self, texts: list[str]) -> list[np.ndarray]:
         return self.rt.run(self.rt.tokenize(texts), self._logits_batch, desc="classify")
+
+    def _logits_fp32_uncached(self, texts: list[str]) -> list[np.ndarray]:
+        return self.rt.run(self.rt.tokenize(texts), self._logits_batch, desc="losses", float32=True)
 
     def _logits_batch(self, seqs: list[list[int]]) -> list[np.ndarray]:
         ids, mask = self.rt.pad(seqs)

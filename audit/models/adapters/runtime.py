@@ -165,13 +165,14 @@ class ModelRuntime:
 
     def run(self, items: Sequence[Any], compute: Callable[[list[Any]], list[Any]], *, desc: str,
             lengths: Sequence[int] | None = None, full_vocab_logits: bool = False, grad: bool = False,
-            rows_per_item: int = 1) -> list[Any]:
-        """Length-sorted batches under inference_mode (or with gradients on, for `grad=True`)."""
+            rows_per_item: int = 1, float32: bool = False) -> list[Any]:
+        """Length-sorted batches under inference_mode (or with gradients on, for `grad=True`);
+        `float32` turns autocast off whatever the compute dtype (numbers that need full precision)."""
         lengths = [len(x) for x in items] if lengths is None else lengths
         context = gradient_context if grad else inference_context
 
         def guarded(batch: list[Any]) -> list[Any]:
-            with context(self.device, self.dtype):
+            with context(self.device, torch.float32 if float32 else self.dtype):
                 return compute(batch)
 
         return run_batched(items, lengths, guarded, self.policy(full_vocab_logits, rows_per_item), desc=desc,

@@ -167,9 +167,22 @@ class PrivateModel:
         return model
 
 
+def check_secure_mode() -> None:
+    """Opacus' secure mode draws noise from torchcsprng; say so in one line when it is missing."""
+    try:
+        import torchcsprng  # noqa: F401
+    except ImportError:
+        raise ConfigError("privacy.secure_mode needs the torchcsprng package (Opacus' cryptographically secure "
+                          "RNG); install it, or leave secure_mode off (the model is then measurement only, "
+                          "not a DP release)") from None
+
+
 def make_private(model: nn.Module, *, mode: str, noise: float, max_grad_norm: float, batch_size: int, n: int,
-                 learning_rate: float, weight_decay: float, accountant: str, seed: int) -> PrivateModel:
-    """Wrap `model` (its trainable parameters under AdamW) with Opacus' PrivacyEngine in `mode`."""
+                 learning_rate: float, weight_decay: float, accountant: str, seed: int,
+                 secure_mode: bool = False) -> PrivateModel:
+    """Wrap `model` (its trainable parameters under AdamW) with Opacus' PrivacyEngine in `mode`.
+    Without `secure_mode` the noise comes from a generator seeded by `seed`: a measurement, not a
+    DP release (anyone with the seed can redraw the noise)."""
     from opacus import PrivacyEngine
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -185,10 +198,10 @@ def make_private(model: nn.Module, *, mode: str, noise: float, max_grad_norm: fl
     sample_rate = batch_size / n
     loader = DataLoader(TensorDataset(torch.arange(n)), batch_size=batch_size)   # bookkeeping only: not iterated
     with quiet_opacus():
-        engine = PrivacyEngine(accountant=accountant)
+        engine = PrivacyEngine(accountant=accountant, secure_mode=secure_mode)
         common = dict(module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=noise,
                       max_grad_norm=max_grad_norm, poisson_sampling=True, grad_sample_mode=mode,
-                      noise_generator=torch.Generator().manual_seed(seed + 1))
+                      noise_generator=None if secure_mode else torch.Generator().manual_seed(seed + 1))
         if mode == "ghost":
             module, dp_optimizer, _criterion, _loader = engine.make_private(criterion=nn.CrossEntropyLoss(), **common)
         else:

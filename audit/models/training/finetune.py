@@ -21,6 +21,7 @@ import torch
 
 from audit.errors import ConfigError, ModelLoadError
 from audit.models.training import dp
+from audit.models.training.probe import MEASUREMENT_ONLY
 from audit.models.training.examples import Examples, fixed_batches
 from audit.models.training.recipe import FineTuneRecipe, TrainingData
 
@@ -178,10 +179,14 @@ def _train_private(model: torch.nn.Module, examples: Examples, recipe: FineTuneR
     trial_inputs, trial_labels = examples.batch([i % n for i in range(min(4, max(2, n)))])
     mode, reason = dp.choose_mode(spec, model, trial_inputs, trial_labels, examples.per_example_loss,
                                   batch_size=recipe.batch_size, n=n)
+    if spec.secure_mode:
+        dp.check_secure_mode()
     private = dp.make_private(model, mode=mode, noise=noise, max_grad_norm=spec.max_grad_norm,
                               batch_size=recipe.batch_size, n=n, learning_rate=recipe.learning_rate,
-                              weight_decay=recipe.weight_decay, accountant=spec.accountant, seed=recipe.seed)
-    sampler = torch.Generator().manual_seed(recipe.seed)
+                              weight_decay=recipe.weight_decay, accountant=spec.accountant, seed=recipe.seed,
+                              secure_mode=spec.secure_mode)
+    sampler = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1 if spec.secure_mode
+                                            else recipe.seed)
     losses = []
     started = time.perf_counter()
     setup = started - setup_started          # noise search, ghost trial step, wrapping
@@ -197,7 +202,8 @@ def _train_private(model: torch.nn.Module, examples: Examples, recipe: FineTuneR
               "max_grad_norm": spec.max_grad_norm,
               "sample_rate": sample_rate, "steps": private.steps_accounted(), "mode": mode, "mode_reason": reason,
               "empty_batches": private.empty_batches, "mean_batch_size": float(np.mean(private.batch_sizes)),
-              "seconds_setup": round(setup, 3)}
+              "seconds_setup": round(setup, 3), "secure_mode": spec.secure_mode,
+              "release": "secure RNG (Opacus secure_mode)" if spec.secure_mode else MEASUREMENT_ONLY}
     if report["steps"] != recipe.steps:
         raise RuntimeError(f"the accountant saw {report['steps']} steps, not {recipe.steps}")
     return private.close(), losses, seconds, report

@@ -19,6 +19,7 @@ class PrivacySpec:
     max_grad_norm: float = 1.0
     accountant: Literal["rdp", "prv"] = "prv"
     mode: Literal["auto", "ghost", "hooks"] = "auto"   # auto: ghost clipping, else per-sample hooks
+    secure_mode: bool = False       # Opacus' cryptographically secure RNG (torchcsprng); else measurement only
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class FineTuneRecipe:
         data = asdict(self)
         if not data["train_only"]:
             del data["train_only"]
+        if data["privacy"] is not None and not data["privacy"]["secure_mode"]:
+            del data["privacy"]["secure_mode"]
         return data
 
     @property
