@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from audit.config.executor import ExecutorSpec, config_sha256
 from audit.config.sections import HALF_DTYPES, ModelCardSpec, PruneSpec, RegressionSpec, variant_problems
 from audit.errors import ConfigError
 from audit.results import Condition, Group, group_key, parse_group
@@ -158,6 +158,7 @@ class AuditConfig(_Strict):
                                                 "(relative to this file); --store overrides it")
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
     model_card: ModelCardSpec = Field(default_factory=ModelCardSpec)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
 
     @field_validator("models")
     @classmethod
@@ -261,4 +262,4 @@ def load_config(path: str | Path) -> LoadedConfig:
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from None
     return LoadedConfig(config=config, path=path.resolve(), raw=raw,
-                        sha256=hashlib.sha256(text).hexdigest())
+                        sha256=config_sha256(text))

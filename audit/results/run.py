@@ -77,6 +77,7 @@ class Provenance(_Record):
     finished_at: str | None = None
     command: str | None = None           # the command line that made the run (to reproduce it)
     code_sha256: str | None = None       # of the project's source files (audit/, suites/, reports/)
+    executor: dict[str, Any] | None = None   # where the jobs ran (kind, address, workers); not hashed
 
 
 class AuditRun(_Record):
