@@ -1,4 +1,5 @@
-"""The `executor:` block (where jobs run) and the config hash that leaves it out.
+"""The `executor:` block (where jobs run), the `budget:` block (audit.plan), and the config hash
+that leaves the executor block out.
 
 Where a run executes changes no number, so the block is not part of the config hash used for resume
 and comparability; it is recorded in provenance instead.
@@ -36,6 +37,16 @@ class ExecutorSpec(BaseModel):
     max_task_retries: int = Field(2, ge=0, description="ray: retries of a job whose actor died (jobs are "
                                                       "idempotent)")
     runtime_env: dict | None = Field(None, description="ray: runtime_env for the actors (working_dir, env_vars)")
+
+
+class BudgetSpec(BaseModel):
+    """`budget: {max_seconds: 900, max_requests: 200000}`: a run whose plan exceeds it is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_seconds: float | None = Field(None, gt=0, description="estimated wall time of the whole run")
+    max_requests: int | None = Field(None, gt=0, description="model requests not answered by the cache")
+    on_exceed: Literal["refuse"] = "refuse"
 
 
 def without_executor_block(text: bytes) -> bytes:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from audit.config.executor import ExecutorSpec, config_sha256
+from audit.config.executor import BudgetSpec, ExecutorSpec, config_sha256
 from audit.config.sections import HALF_DTYPES, ModelCardSpec, PruneSpec, RegressionSpec, variant_problems
 from audit.errors import ConfigError
 from audit.results import Condition, Group, group_key, parse_group
@@ -159,6 +159,8 @@ class AuditConfig(_Strict):
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
     model_card: ModelCardSpec = Field(default_factory=ModelCardSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    budget: BudgetSpec | None = Field(None, description="refuse a run whose plan exceeds this time or "
+                                                          "query budget (run_audit.py plan)")
 
     @field_validator("models")
     @classmethod

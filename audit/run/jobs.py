@@ -67,6 +67,7 @@ class RunContext:
     show_progress: bool = False
     ship_artifacts: bool = False      # send artifact files back in the outcome (driver on another node)
     executor: str = "local"
+    trainer: Any = None               # derived-model trainer (None: the default fine-tuner; plans record)
 
 
 @dataclass
@@ -192,7 +193,7 @@ def run_job(ctx: RunContext, job: Job, pool: ModelPool, progress: Any = None) ->
     spec = ctx.models[job.model]
     factory = LocalModelFactory(prepared_dir=ctx.prepared_dir, cache_dir=ctx.cache_dir,
                                 result_cache_dir=ctx.result_cache_dir, loader=ctx.adapter_loader,
-                                device=spec.device)
+                                device=spec.device, trainer=ctx.trainer)
     artifacts_dir = ctx.out_dir / "artifacts" / job.key
     provenance: ModelProvenance | None = None
     started = time.perf_counter()
