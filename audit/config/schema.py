@@ -40,6 +40,8 @@ class ModelSpec(_Strict):
                             "CPUs with AMX-BF16 (3-4x faster, float32 weights + autocast)")
     batch_size: int | Literal["auto"] = "auto"
     max_length: int = Field(512, gt=0)
+    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
+        "auto", description="attention kernel; auto: SDPA on a GPU, the library default on a CPU")
     allow_pickle: bool = False
     trust_remote_code: bool = False
     variant_of: str | None = Field(None, description="build this model from another model of the config")

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from audit.config.schema import LoadedConfig, ModelSpec
+from audit.models.adapters.loading import weights_dtype
 from audit.models.adapters.simulated import BatchRecord, CallRecorder, SimulatedAdapter, load_simulated_adapter
 from audit.plan.calibrate import Throughput, load_calibrations, machine_key, measure, store_calibration
 from audit.plan.recording_trainer import RecordingTrainer
@@ -113,7 +114,7 @@ class Calibrator:
         if key not in self.known and self.allow:
             config = adapter.rt.model.config
             model = type(adapter.rt.model)(config)          # random weights of the same architecture
-            model.to(adapter.device).eval()
+            model.to(adapter.device, dtype=weights_dtype(adapter.dtype, adapter.device)).eval()   # as loaded
             self.known[key] = measure(model, int(getattr(config, "vocab_size", 1000) or 1000), adapter.device,
                                       adapter.dtype)
             store_calibration(self.cache_dir, key, self.known[key])

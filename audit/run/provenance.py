@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from audit.models.adapters.gpu import cpu_isa, gpu_facts
+
 TRACKED_PACKAGES = ("rai-audit", "torch", "transformers", "lm_eval", "fairlearn", "pandas", "numpy",
                     "scikit-learn", "pydantic", "tokenizers", "safetensors", "datasets")
 
@@ -36,14 +38,12 @@ def git_revision(root: Path = PROJECT_ROOT) -> str | None:
 
 
 def hardware() -> str:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda: {torch.cuda.get_device_name(0)}"
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    return f"cpu: {platform.processor() or platform.machine()}"
+    """The device numbers were computed on: GPU name and compute capability, else the CPU and its
+    best matrix instruction set (kernels, and so the last bits of results, differ across them)."""
+    facts = gpu_facts("cuda:0")
+    if facts:
+        return f"cuda: {facts['gpu']} (sm {facts['compute_capability']}); cpu isa {cpu_isa()}"
+    return f"cpu: {platform.processor() or platform.machine()} ({cpu_isa()})"
 
 
 def now_iso() -> str:

@@ -17,6 +17,7 @@ import torch
 
 from audit.models.adapters.base import ModelKind
 from audit.models.adapters.cache import ResultCache
+from audit.models.adapters.gpu import attn_kwargs
 from audit.models.adapters.hf import HFAdapter
 from audit.config.schema import ModelSpec
 from audit.errors import ModelLoadError
@@ -251,6 +252,7 @@ def load_adapter(name: str, spec: ModelSpec, *, prepared_dir: Path, cache_dir: P
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **common, **_gguf_only(fmt))
         model, info = _auto_class(kind).from_pretrained(folder, dtype=weights_dtype(dtype, device),
+                                                        **attn_kwargs(spec.attn_implementation, device),
                                                         output_loading_info=True,
                                                         **common, **fmt)
     except (OSError, ValueError, KeyError) as exc:

@@ -188,7 +188,8 @@ def make_private(model: nn.Module, *, mode: str, noise: float, max_grad_norm: fl
         engine = PrivacyEngine(accountant=accountant)
         common = dict(module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=noise,
                       max_grad_norm=max_grad_norm, poisson_sampling=True, grad_sample_mode=mode,
-                      noise_generator=torch.Generator().manual_seed(seed + 1))
+                      noise_generator=torch.Generator(device=next(model.parameters()).device)
+                      .manual_seed(seed + 1))   # noise is drawn where the gradients are
         if mode == "ghost":
             module, dp_optimizer, _criterion, _loader = engine.make_private(criterion=nn.CrossEntropyLoss(), **common)
         else:
