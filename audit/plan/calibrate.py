@@ -20,8 +20,8 @@ from audit.models.adapters.batching import inference_context
 from audit.models.adapters.runtime import gradient_context
 
 CALIBRATION_FILE = "plan_calibration.json"
-CALIBRATION_VERSION = "1"
-SHAPES = ((16, 32), (4, 128))          # (batch, length): 512 padded tokens each
+CALIBRATION_VERSION = "3"        # 2: idle-machine seconds (CPU time / threads when smaller)
+SHAPES = ((32, 32), (8, 128))          # (batch, length): 1024 padded tokens each, like real batches
 BACKWARD_SHAPE = (8, 32)
 
 
@@ -45,12 +45,15 @@ def machine_key(fingerprint: str, dtype: str, device: str) -> str:
 
 
 def _time(call: Callable[[], Any], repeats: int = 2) -> float:
+    """Seconds of one call as on an otherwise idle machine: the smaller of the wall time and the
+    process CPU time over the torch threads (on shared cores the wall time counts other people's work)."""
     call()                                     # warm-up (allocations, kernels)
     best = float("inf")
+    threads = max(1, torch.get_num_threads())
     for _ in range(repeats):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         call()
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.perf_counter() - wall, (time.process_time() - cpu) / threads)
     return best
 
 
@@ -65,10 +68,11 @@ def measure(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype 
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
     per_token = []
+    body = getattr(model, "base_model", model)     # adapters apply output heads only where they are needed
     for n, length in SHAPES:
         inputs = batch(n, length)
         with inference_context(device, dtype):
-            per_token.append(_time(lambda: model(**inputs)) / (n * length))
+            per_token.append(_time(lambda: body(**inputs)) / (n * length))
     (_, l1), (_, l2) = SHAPES
     slope = max(0.0, (per_token[1] - per_token[0]) / (l2 - l1))
     base = max(per_token[0] - slope * l1, per_token[0] * 0.1)
