@@ -6,7 +6,8 @@ from pathlib import Path
 
 from audit.config.executor import BudgetSpec
 from audit.errors import ConfigError
-from audit.plan.estimate import RunPlan
+from audit.config.schema import load_config
+from audit.plan.estimate import RunPlan, plan_config
 from audit.results import AuditRun
 
 PLAN_DETAIL = "plan"      # SuiteResult.details key holding the plan's estimate next to the real time
@@ -53,9 +54,6 @@ def attach_plan(run: AuditRun, plan: RunPlan) -> None:
 
 def plan_for_run(config_path: Path, always: bool = False) -> RunPlan | None:
     """The plan `run` makes first when asked (--plan) or when the config has a budget (then enforced)."""
-    from audit.config.schema import load_config
-    from audit.plan.estimate import plan_config
-
     loaded = load_config(config_path)
     if not always and loaded.config.budget is None:
         return None

@@ -23,6 +23,7 @@ from audit.models.adapters.simulated import BatchRecord, CallRecorder, Simulated
 from audit.plan.calibrate import Throughput, load_calibrations, machine_key, measure, store_calibration
 from audit.plan.recording_trainer import RecordingTrainer
 from audit.run.jobs import Job, ModelPool, canonical_order, run_job
+from audit.run.runner import Runner
 
 LOAD_BYTES_PER_S = 400e6        # reading safetensors weights into memory (measured order on this class of host)
 LOAD_FIXED_S = 1.0              # tokenizer, config, model construction
@@ -163,8 +164,6 @@ def _weights_bytes(adapter: SimulatedAdapter) -> int:
 
 def plan_config(loaded: LoadedConfig, *, calibrate: bool = True, suite_loader: Any = None) -> RunPlan:
     """The plan of every job of `loaded` (suites run against simulated adapters, in canonical order)."""
-    from audit.run.runner import Runner
-
     started = time.perf_counter()
     loader = SimulatedLoader()
     trainer = RecordingTrainer()
