@@ -143,9 +143,33 @@ class SimulatedAdapter(HFAdapter):
             n = max(1, self._len(r[1]) - 1)
             return LoglikelihoodResult(logprob=-n * (1 + 4 * _unit(*r)), is_greedy=False, n_tokens=n)
 
-        return self._cached(Capability.LOGLIKELIHOOD.value, [tuple(r) for r in requests],
-                            lambda r: canonical_json(list(r)), lambda r: self._len(r[0] + r[1]), make,
-                            CachePolicy(cache), full_vocab=True)
+        def packed(todo: list[tuple[str, str]]) -> list[LoglikelihoodResult]:
+            """As CausalOps: continuations sharing a context are packed into one sequence."""
+            groups: dict[str, list[int]] = {}
+            for i, (context, _) in enumerate(todo):
+                groups.setdefault(context, []).append(i)
+            units, lengths = [], []
+            for context, idx in groups.items():
+                width = self._len(context) + sum(self._len(todo[i][1]) for i in idx)
+                if len(idx) > 1 and context and width <= self.rt.max_length:
+                    units.append(idx)
+                    lengths.append(width)
+                else:
+                    units += [[i] for i in idx]
+                    lengths += [self._len(todo[i][0] + todo[i][1]) for i in idx]
+            out: list[Any] = [None] * len(todo)
+            scored = self._simulate(Capability.LOGLIKELIHOOD.value, units, lengths,
+                                    lambda unit: [make(todo[i]) for i in unit], full_vocab=True)
+            for unit, results in zip(units, scored):
+                for i, value in zip(unit, results):
+                    out[i] = value
+            return out
+
+        before = self.rt.cache.stats.hits
+        out = self.rt.cached(Capability.LOGLIKELIHOOD.value, [tuple(r) for r in requests],
+                             lambda r: canonical_json(list(r)), packed, CachePolicy(cache))
+        self.recorder.ask(Capability.LOGLIKELIHOOD.value, len(requests), self.rt.cache.stats.hits - before)
+        return out
 
     def token_logprobs(self, texts: Sequence[str]) -> list[TokenLogprobs]:
         def make(text: str) -> TokenLogprobs:
