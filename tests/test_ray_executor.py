@@ -142,13 +142,16 @@ def test_interrupted_ray_run_resumes(cluster, tmp_path, monkeypatch):
     monkeypatch.setattr(runner_module, "load_suite", load_test_suite)
     calls = tmp_path / "calls.txt"
     path = _fake_config(tmp_path, f"suites:\n  - {{suite: fake, models: [a], config: {{calls_file: '{calls}'}}}}\n"
-                                  f"  - {{suite: fake, models: [b], config: {{calls_file: '{calls}', sleep_s: 6}}}}\n")
+                                  f"  - {{suite: fake, models: [b], config: {{calls_file: '{calls}', sleep_s: 20}}}}\n")
     script = write(tmp_path / "driver.py", DRIVER.format(root=str(ROOT)))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, str(script), str(path), str(out)], start_new_session=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list((out / ".state" / "jobs").glob("*.json"))) < 1:
+    deadline = time.time() + 240
+    def started_b() -> bool:
+        return calls.exists() and any(line.startswith("b ") for line in calls.read_text().splitlines())
+
+    while time.time() < deadline and (len(list((out / ".state" / "jobs").glob("*.json"))) < 1 or not started_b()):
         time.sleep(0.2)         # job a finished and saved by the driver; job b is sleeping on its actor
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
