@@ -182,9 +182,10 @@ def markdown(result: dict[str, Any]) -> str:
              "| hot path | compared with | theirs s | ours s | theirs / ours | ours / floor | agreement | note |",
              "|---|---|---:|---:|---:|---:|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['hot path']} | {r['compared with']} | {_fmt(r['theirs_s'], '.3f')} | "
+        cell = {k: str(v).replace("|", "\\|") for k, v in r.items()}       # a '|' in a cell would split it
+        lines.append(f"| {cell['hot path']} | {cell['compared with']} | {_fmt(r['theirs_s'], '.3f')} | "
                      f"{_fmt(r['ours_s'], '.3f')} | {_fmt(r['theirs_over_ours'], '.2f')} | "
-                     f"{_fmt(r['ours_over_floor'], '.2f')} | {r['agreement']} | {r['note']} |")
+                     f"{_fmt(r['ours_over_floor'], '.2f')} | {cell['agreement']} | {cell['note']} |")
     if result.get("matmul"):
         mm = result["matmul"]
         lines += ["", f"bf16 matmul: {mm['achieved_tflops']:.0f} TFLOP/s = {_fmt(mm['fraction'], '.0%')} of "
