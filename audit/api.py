@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from audit.config.schema import load_config
 from audit.run.registry import load_renderers
 from audit.results import AuditRun
+from audit.plan.budget import attach_plan
 from audit.run.runner import AdapterLoader, Runner
 from audit.config.schema import ModelSpec
 from audit.run.outdir import OutputFolder, with_current_run
@@ -35,7 +37,7 @@ def no_labels(spec: ModelSpec, prepared_dir: Path) -> tuple[None, None]:
 def run_audit(config_path: str | Path, out_dir: str | Path, *, fresh: bool = False, show_progress: bool = True,
               store_path: str | Path | None = None, baseline: str | None = None, force: bool = False,
               command: str | None = None, adapter_loader: AdapterLoader | None = None,
-              renderers: list[str] | None = None) -> tuple[AuditRun, dict[str, Path]]:
+              renderers: list[str] | None = None, plan: Any = None) -> tuple[AuditRun, dict[str, Path]]:
     """Run an audit config; write results.json, report.html, junit.xml, summary.md and the compliance
     report; record the run in the history; with `baseline` (a tag, id or results path) also compare
     with it and gate on supported regressions.
@@ -64,6 +66,8 @@ def run_audit(config_path: str | Path, out_dir: str | Path, *, fresh: bool = Fal
             run = Runner(loaded, out_dir, fresh=fresh, show_progress=show_progress,
                          adapter_loader=adapter_loader).run()
             run.provenance.command = command
+            if plan is not None:           # audit.plan: the estimate next to the measured time per suite
+                attach_plan(run, plan)
             run.provenance.code_sha256 = code_fingerprint()
             run.provenance.store = store.where
             attach_variants(run, loaded, adapter_loader)

@@ -40,7 +40,7 @@ def test_prefix_coverage_by_names_and_families():
 
 def test_the_runner_flags_a_metric_the_suite_did_not_declare():
     from audit.results import Metric, SuiteResult
-    from audit.run.runner import undeclared_metrics
+    from audit.run.jobs import undeclared_metrics
 
     class Declared:
         metrics = MetricNames.of(["x.known"])

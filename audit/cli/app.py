@@ -16,9 +16,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from audit.cli.history import STORE_HELP, add_compare, add_runs, cmd_compare, cmd_runs  # noqa: E402
+from audit.cli.plan_cmd import add_plan, cmd_plan  # noqa: E402
 from audit.errors import AuditUserError  # noqa: E402
 
-SUBCOMMANDS = ("run", "prepare", "report", "compare", "runs", "suites")
+SUBCOMMANDS = ("run", "prepare", "report", "compare", "runs", "suites", "plan")
 LOG_FILENAME = "rai-audit.log"
 EXIT_ERROR = 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -54,6 +55,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", metavar="TAG", help="also compare with this stored run (tag, id or results "
                                                      "path) and fail on a supported regression (exit 1)")
     p.add_argument("--force", action="store_true", help="with --baseline: compare even if datasets or config differ")
+    p.add_argument("--plan", action="store_true", help="plan first (see `plan`): print its estimate next to the "
+                                                       "real time per suite (always on with a budget:)")
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
@@ -85,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "`run_audit.py CONFIG --out DIR` is short for `run_audit.py run CONFIG --out DIR`.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    for add in (_add_run, _add_prepare, _add_report, add_compare, add_runs):
+    for add in (_add_run, _add_prepare, _add_report, add_compare, add_runs, add_plan):
         add(sub)
     sub.add_parser("suites", help="list the installed suites")
     return parser
@@ -101,11 +104,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         transformers.utils.logging.disable_progress_bar()
 
+    from audit.plan.budget import PLAN_DETAIL, plan_for_run
+
+    plan = plan_for_run(args.config, always=args.plan)
     run, files = run_audit(args.config, args.out, fresh=args.fresh, show_progress=not args.no_progress,
                            store_path=args.store, baseline=args.baseline, force=args.force,
-                           command=reproduce_command(args))
+                           command=reproduce_command(args), plan=plan)
     for suite in run.suites:
         line = f"{suite.suite:>10} / {suite.model:<20} {suite.status.value:<7} {suite.duration_s:8.1f}s"
+        if PLAN_DETAIL in suite.details:
+            line += f" (plan {suite.details[PLAN_DETAIL]['estimate_s']:.1f}s)"
         print(line + (f"  {suite.error}" if suite.error else ""))
     for finding in run.all_findings():
         if finding.gate and finding.severity.value != "info":
@@ -174,7 +182,7 @@ def _cmd_suites(_: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "prepare": _cmd_prepare, "report": _cmd_report, "compare": cmd_compare,
-            "runs": cmd_runs, "suites": _cmd_suites}
+            "runs": cmd_runs, "suites": _cmd_suites, "plan": cmd_plan}
 
 
 def log_path(args: argparse.Namespace) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from audit.config.yaml_loader import safe_load_unique
+from audit.config.executor import BudgetSpec, ExecutorSpec, config_sha256
 from audit.config.sections import HALF_DTYPES, ModelCardSpec, PruneSpec, RegressionSpec, variant_problems
 from audit.errors import ConfigError
 from audit.results import Condition, Group, group_key, parse_group
@@ -41,6 +41,8 @@ class ModelSpec(_Strict):
                             "CPUs with AMX-BF16 (3-4x faster, float32 weights + autocast)")
     batch_size: Annotated[int, Field(gt=0)] | Literal["auto"] = "auto"
     max_length: int = Field(512, gt=0)
+    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
+        "auto", description="attention kernel; auto: SDPA on a GPU, the library default on a CPU")
     allow_pickle: bool = False
     trust_remote_code: bool = False
     variant_of: str | None = Field(None, description="build this model from another model of the config")
@@ -161,6 +163,9 @@ class AuditConfig(_Strict):
                                                 "(relative to this file); --store overrides it")
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
     model_card: ModelCardSpec = Field(default_factory=ModelCardSpec)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    budget: BudgetSpec | None = Field(None, description="refuse a run whose plan exceeds this time or "
+                                                          "query budget (run_audit.py plan)")
 
     @field_validator("models")
     @classmethod
@@ -259,4 +264,4 @@ def load_config(path: str | Path) -> LoadedConfig:
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from None
     return LoadedConfig(config=config, path=path.resolve(), raw=raw,
-                        sha256=hashlib.sha256(text).hexdigest())
+                        sha256=config_sha256(text))

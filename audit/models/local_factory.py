@@ -40,10 +40,11 @@ class Trainer(Protocol):
     def train(self, recipe: FineTuneRecipe, data: TrainingData, out_dir: Path) -> dict[str, Any]: ...
 
 
-def default_trainer() -> Trainer:
+def default_trainer(device: str = "cpu") -> Trainer:
+    """The fine-tuner, on the audited model's device (auto: the GPU when there is one)."""
     from audit.models.training.finetune import FineTuneTrainer
 
-    return FineTuneTrainer()
+    return FineTuneTrainer(device=device)
 
 
 TRAINING_PACKAGES = ("torch", "opacus", "transformers", "peft")
@@ -93,7 +94,7 @@ class LocalModelFactory:
     @property
     def trainer(self) -> Trainer:
         if self._trainer is None:
-            self._trainer = default_trainer()
+            self._trainer = default_trainer(self.device)
         return self._trainer
 
     def resolve(self, ref: str) -> str:

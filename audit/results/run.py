@@ -78,6 +78,7 @@ class Provenance(_Record):
     command: str | None = None           # the command line that made the run (to reproduce it)
     code_sha256: str | None = None       # of the project's source files (audit/, suites/, reports/)
     store: str | None = None             # the run history this run was recorded in (password hidden)
+    executor: dict[str, Any] | None = None   # where the jobs ran (kind, address, workers); not hashed
 
 
 class AuditRun(_Record):

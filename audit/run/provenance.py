@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from audit.versions import package_versions as installed_versions
+from audit.models.adapters.gpu import cpu_isa, gpu_facts
 
 TRACKED_PACKAGES = ("rai-audit", "torch", "transformers", "lm_eval", "fairlearn", "pandas", "numpy",
                     "scikit-learn", "pydantic", "tokenizers", "safetensors", "datasets", "opacus", "shap", "lime",
@@ -32,26 +33,12 @@ def git_revision(root: Path = PROJECT_ROOT) -> str | None:
 
 
 def hardware() -> str:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda: {torch.cuda.get_device_name(0)}"
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    return f"cpu: {platform.processor() or platform.machine()}"
-
-
-NUMERIC_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-
-
-def cpu_isa(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
-    """The CPU instruction-set extensions that change which kernels (and so which rounding) torch uses."""
-    try:
-        flags = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "").split()
-    except OSError:
-        return []
-    return [flag for flag in NUMERIC_CPU_FLAGS if flag in flags]
+    """The device numbers were computed on: GPU name and compute capability, else the CPU and its
+    best matrix instruction set (kernels, and so the last bits of results, differ across them)."""
+    facts = gpu_facts("cuda:0")
+    if facts:
+        return f"cuda: {facts['gpu']} (sm {facts['compute_capability']}); cpu isa {cpu_isa()}"
+    return f"cpu: {platform.processor() or platform.machine()} ({cpu_isa()})"
 
 
 def now_iso() -> str:

@@ -6,12 +6,9 @@ reuses them instead of recomputing (delete the folder or pass fresh=True to star
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import shutil
-import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,22 +17,23 @@ from typing import Any, Callable
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from audit.models.adapters.base import ModelAdapter, require
+from audit.models.adapters.base import ModelAdapter
 from audit.config.schema import LoadedConfig, ModelSpec, format_validation_error
-from audit.data.resolver import DataResolver, sha256_file
 from audit.errors import AuditUserError, ConfigError
-from audit.run.executors.local import Executor, Job, LocalExecutor
+from audit.data.resolver import sha256_file
+from audit.models.adapters.loading import model_fingerprint
+from audit.models.resolve import ModelResolver, load_adapter
+from audit.run.executors.local import Executor, LocalExecutor  # noqa: F401  (re-exported)
+from audit.run.executors.select import executor_for
+from audit.run.jobs import (Job, JobOutcome, ModelPool, RunContext, canonical_order, write_artifacts)
+from audit.run.jobs import model_call_counts, model_provenance, truncation_finding  # noqa: F401  (re-exported)
 from audit.regression.gates import apply_gates
 from audit.regression.status import overall_status
 from audit.io import atomic_write_text
-from audit.run.provenance import code_fingerprint, cpu_isa, git_revision, hardware, now_iso, package_versions, python_version
+from audit.run.provenance import code_fingerprint, git_revision, hardware, now_iso, package_versions, python_version
 from audit.run.registry import load_suite
-from audit.models.adapters.loading import model_fingerprint
-from audit.models.local_factory import LocalModelFactory
-from audit.models.resolve import ModelResolver, load_adapter
-from audit.results import (AuditRun, DatasetProvenance, DerivedModelProvenance, Finding, ModelProvenance,
+from audit.results import (AuditRun, DatasetProvenance, DerivedModelProvenance, ModelProvenance,
                            Provenance, Severity, Status, SuiteResult)
-from audit.run.suite import Context, null_progress
 
 log = logging.getLogger("audit")
 
@@ -48,9 +46,6 @@ def default_adapter_loader(name: str, spec: ModelSpec, prepared_dir: Path,
     return load_adapter(name, spec, prepared_dir=prepared_dir, cache_dir=cache_dir)
 
 
-REAL_ADAPTER_LOADER = default_adapter_loader     # tests swap default_adapter_loader; the preflight asks
-
-
 def default_fingerprinter(name: str, spec: ModelSpec, prepared_dir: Path) -> str | None:
     """The model's content fingerprint without loading it; None when it cannot be read (then no
     finished job of that model is reused: the load will report the problem)."""
@@ -60,40 +55,7 @@ def default_fingerprinter(name: str, spec: ModelSpec, prepared_dir: Path) -> str
         return None
 
 
-@dataclass
-class _AdapterPool:
-    """Holds one loaded model at a time (jobs come grouped by model); the resolver owns the specs."""
-
-    resolver: ModelResolver
-    loader: AdapterLoader
-    cache_dir: Path | None
-    current: tuple[str, ModelAdapter] | None = None
-
-    def get(self, name: str) -> ModelAdapter:
-        if self.current and self.current[0] == name:
-            return self.current[1]
-        self.current = None
-        gc.collect()
-        adapter = self.loader(name, self.resolver.spec(name), self.resolver.prepared_dir, self.cache_dir)
-        self.current = (name, adapter)
-        return adapter
-
-
-def model_provenance(adapter: ModelAdapter) -> ModelProvenance:
-    info_fn = getattr(adapter, "model_info", None)
-    info = dict(info_fn()) if callable(info_fn) else {}
-    if str(info.get("device", "")).startswith("cpu"):
-        info.setdefault("cpu_isa", cpu_isa())          # bf16/fp32 kernels differ by instruction set
-    return ModelProvenance(path=str(info.get("path", "")), sha256=adapter.fingerprint,
-                           kind=adapter.kind.value, details=info)
-
-
-def truncation_finding(count: int, adapter: ModelAdapter) -> Finding:
-    limit = getattr(adapter, "max_length", None)
-    return Finding(severity=Severity.WARN, metric=None,
-                   message=f"{count} input(s) were longer than the model's max_length ({limit} tokens) and "
-                           f"were truncated: the model saw only part of them",
-                   evidence={"truncated_inputs": count, "max_length": limit})
+REAL_ADAPTER_LOADER = default_adapter_loader     # tests swap default_adapter_loader; the preflight asks
 
 
 @dataclass
@@ -144,7 +106,7 @@ class Runner:
         self.config = loaded.config
         self.out_dir = Path(out_dir)
         self.fresh = fresh
-        self.executor = executor or LocalExecutor()
+        self.executor = executor or executor_for(loaded.config.executor, loaded.path)
         self.adapter_loader = adapter_loader
         self.fingerprinter = fingerprinter
         self.show_progress = show_progress
@@ -168,46 +130,40 @@ class Runner:
         return jobs
 
     # ------------------------------------------------------------------ running
+    def run_context(self) -> RunContext:
+        """The picklable part of the runner that every job (in any process) gets."""
+        return RunContext(models=dict(self.config.models), seed=self.config.seed,
+                          config_dir=self.loaded.directory, prepared_dir=self.prepared_dir,
+                          cache_dir=self.loaded.cache_dir, result_cache_dir=self.result_cache_dir,
+                          out_dir=self.out_dir, adapter_loader=self.adapter_loader, suite_loader=load_suite,
+                          show_progress=self.show_progress, executor=self.executor.kind)
+
     def run(self) -> AuditRun:
         jobs = self.plan()
         state = _State.open(self.out_dir / ".state", self.loaded.sha256, self.fresh)
-        pool = _AdapterPool(ModelResolver.for_config(self.loaded), self.adapter_loader, self.result_cache_dir)
-        models: dict[str, ModelProvenance] = {}
-        datasets: dict[str, DatasetProvenance] = {}
-        derived: dict[str, DerivedModelProvenance] = {}
+        pool = ModelPool(ModelResolver.for_config(self.loaded), self.adapter_loader, self.result_cache_dir)
         reusable = self._reusable_jobs(state, pool)
-        for key in reusable:
-            record = state.done[key]
-            models[record["model_name"]] = ModelProvenance.model_validate(record["model"])
-            datasets.update({k: DatasetProvenance.model_validate(v) for k, v in record["datasets"].items()})
-            derived.update({k: DerivedModelProvenance.model_validate(v)
-                            for k, v in record.get("derived_models", {}).items()})
-
-        def run_job(job: Job) -> SuiteResult:
+        outcomes: dict[str, JobOutcome] = {}
+        for job in jobs:
             if job.key in reusable:
                 log.info("resumed %s (finished in an earlier, interrupted run)", job.key)
-                return SuiteResult.model_validate(state.done[job.key]["result"])
-            resolver = DataResolver(self.loaded.directory, self.prepared_dir)
-            factory = self._factory(job, pool)
-            result = self._run_one(job, pool, resolver, models, factory)
-            datasets.update(resolver.seen)
-            made = {f"{job.model}/{name}": p for name, p in factory.derived.items()}
-            derived.update(made)
-            if result.status != Status.ERROR and job.model in models:
-                state.save(job, {"result": result.model_dump(mode="json"), "model_name": job.model,
-                                 "model": models[job.model].model_dump(mode="json"),
-                                 "datasets": {k: v.model_dump(mode="json") for k, v in resolver.seen.items()},
-                                 "derived_models": {k: v.model_dump(mode="json") for k, v in made.items()}})
-            return result
-
-        bar = tqdm(total=len(jobs), desc="audit jobs", unit="job", disable=not self.show_progress)
-        results = []
-        for result in self.executor.execute(jobs, run_job):
-            results.append(result)
+                record = state.done[job.key]
+                outcomes[job.key] = JobOutcome(key=job.key, result=record["result"], model_name=record["model_name"],
+                                               model=record["model"], datasets=record["datasets"],
+                                               derived_models=record.get("derived_models", {}))
+        by_key = {job.key: job for job in jobs}
+        bar = tqdm(total=len(jobs), initial=len(outcomes), desc="audit jobs", unit="job",
+                   disable=not self.show_progress)
+        for outcome in self.executor.execute([j for j in jobs if j.key not in outcomes], self.run_context()):
+            write_artifacts(outcome, self.out_dir)
+            result = outcome.suite_result()
+            if result.status != Status.ERROR and outcome.model is not None:
+                state.save(by_key[outcome.key], outcome.state_record())   # only the driver writes state
+            outcomes[outcome.key] = outcome
             bar.set_postfix_str(f"{result.suite}/{result.model}: {result.status.value}")
             bar.update(1)
         bar.close()
-        pool.current = None
+        results, models, datasets, derived = merge_outcomes([outcomes[j.key] for j in canonical_order(jobs)])
 
         run_findings = apply_gates(self.config.gates, results)
         for result in results:
@@ -217,11 +173,12 @@ class Runner:
             models=models, derived_models=derived, datasets=datasets, config_path=str(self.loaded.path),
             config_sha256=self.loaded.sha256, config=self.loaded.raw, packages=package_versions(),
             git_revision=git_revision(), python=python_version(), platform=_platform(), device=hardware(),
-            seed=self.config.seed, started_at=state.started_at, finished_at=now_iso())
+            seed=self.config.seed, started_at=state.started_at, finished_at=now_iso(),
+            executor=self.executor.describe())
         return AuditRun(run_id=state.run_id, status=overall_status(results, run_findings),
                         provenance=provenance, suites=results, findings=run_findings)
 
-    def _reusable_jobs(self, state: "_State", pool: "_AdapterPool") -> set[str]:
+    def _reusable_jobs(self, state: "_State", pool: ModelPool) -> set[str]:
         """Finished jobs of an interrupted run whose model still has the same content fingerprint
         (a model whose weights changed since must not reuse results computed from the old ones)."""
         current: dict[str, str | None] = {}
@@ -231,8 +188,7 @@ class Runner:
             if name not in self.config.models:
                 continue
             if name not in current:
-                current[name] = self.fingerprinter(name, pool.resolver.spec(name),
-                                                   self.prepared_dir)
+                current[name] = self.fingerprinter(name, pool.resolver.spec(name), self.prepared_dir)
             changed = changed_datasets(record.get("datasets", {}))
             if current[name] is None or current[name] != record["model"].get("sha256"):
                 log.warning("not reusing %s: model %s changed since it ran", key, name)
@@ -245,59 +201,7 @@ class Runner:
                         "everything)", state.run_id, len(reusable))
         return reusable
 
-    def _factory(self, job: Job, pool: "_AdapterPool") -> LocalModelFactory:
-        spec = self.config.models[job.model]
-        return LocalModelFactory(prepared_dir=self.prepared_dir, cache_dir=self.loaded.cache_dir,
-                                 result_cache_dir=self.result_cache_dir, loader=self.adapter_loader,
-                                 device=spec.device)
 
-    def _run_one(self, job: Job, pool: _AdapterPool, resolver: DataResolver,
-                 models: dict[str, ModelProvenance], factory: LocalModelFactory) -> SuiteResult:
-        suite_cls = load_suite(job.suite)
-        suite = suite_cls()
-        started = time.perf_counter()
-        try:
-            adapter = pool.get(job.model)
-            models.setdefault(job.model, model_provenance(adapter))
-            config = suite_cls.Config.model_validate(job.config)
-            require(adapter, *suite.required_capabilities(config))
-            ctx = Context(model_name=job.model, adapter=adapter, config=config, seed=self.config.seed,
-                          data=resolver, artifacts_dir=self.out_dir / "artifacts" / job.key,
-                          progress=tqdm if self.show_progress else null_progress, models=factory,
-                          model_ref=self.config.models[job.model].path)
-            before = model_call_counts(adapter)
-            result = suite.run(ctx)
-            after = model_call_counts(adapter)
-            calls = {k: after[k] - before.get(k, 0) for k in after}
-            result.details["model_calls"] = calls
-            if calls.get("truncated_inputs", 0) > 0:
-                result.findings.append(truncation_finding(calls["truncated_inputs"], adapter))
-            undeclared = undeclared_metrics(suite, result)
-            if undeclared:
-                result.findings.append(Finding(
-                    severity=Severity.WARN, message=f"{job.suite} emitted metric names it does not declare "
-                    f"(gates and the compliance mapping cannot be checked against them): {', '.join(undeclared)}",
-                    evidence={"undeclared_metrics": undeclared}))
-        except AuditUserError as exc:
-            log.error("%s on %s: %s", job.suite, job.model, exc)
-            result = SuiteResult(suite=job.suite, suite_version=suite_cls.version, model=job.model,
-                                 status=Status.ERROR, error=str(exc),
-                                 details={"error_type": type(exc).__name__, "user_error": True})
-        except Exception as exc:  # a bug in a suite must not lose the other suites' results
-            log.exception("%s on %s crashed", job.suite, job.model)
-            result = SuiteResult(suite=job.suite, suite_version=suite_cls.version, model=job.model,
-                                 status=Status.ERROR, error=f"{type(exc).__name__}: {exc}",
-                                 details={"traceback": traceback.format_exc(limit=20)})
-        result.duration_s = round(time.perf_counter() - started, 3)
-        return result
-
-
-def undeclared_metrics(suite: Any, result: SuiteResult) -> list[str]:
-    """Metric names a suite emitted without declaring them in `metrics` (none when it declares nothing)."""
-    declared = getattr(suite, "metrics", None)
-    if declared is None or not (declared.names or declared.families):
-        return []
-    return sorted({m.name for m in result.metrics if not declared.declares(m.name)})
 def resume_inputs() -> dict[str, Any]:
     """Besides the config: what must be unchanged for a finished job to be reused."""
     return {"code_sha256": code_fingerprint(), "packages": package_versions()}
@@ -313,17 +217,20 @@ def changed_datasets(datasets: dict[str, Any]) -> list[str]:
     return changed
 
 
-def model_call_counts(adapter: ModelAdapter) -> dict[str, int]:
-    """Cache hits/misses and forward passes so far (adapters that count them), for run logs."""
-    counts: dict[str, int] = {}
-    stats = getattr(adapter, "cache_stats", None)
-    if stats is not None:
-        counts.update(cache_hits=stats.hits, cache_misses=stats.misses)
-    for name in ("forward_passes", "truncated_inputs"):
-        value = getattr(adapter, name, None)
-        if isinstance(value, int):
-            counts[name] = value
-    return counts
+def merge_outcomes(outcomes: list[JobOutcome]) -> tuple[list[SuiteResult], dict[str, ModelProvenance],
+                                                      dict[str, DatasetProvenance],
+                                                      dict[str, DerivedModelProvenance]]:
+    """Results and provenance from outcomes given in canonical order (so every executor, and a
+    resumed run, assemble the same results.json)."""
+    models: dict[str, ModelProvenance] = {}
+    datasets: dict[str, DatasetProvenance] = {}
+    derived: dict[str, DerivedModelProvenance] = {}
+    for outcome in outcomes:
+        if outcome.model is not None:
+            models.setdefault(outcome.model_name, ModelProvenance.model_validate(outcome.model))
+        datasets.update({k: DatasetProvenance.model_validate(v) for k, v in outcome.datasets.items()})
+        derived.update({k: DerivedModelProvenance.model_validate(v) for k, v in outcome.derived_models.items()})
+    return [o.suite_result() for o in outcomes], models, datasets, derived
 
 
 def _platform() -> str:

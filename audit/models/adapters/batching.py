@@ -8,7 +8,7 @@ together, halves the batch on CUDA out-of-memory, and returns results in caller 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence, TypeVar
 
 import torch
@@ -29,6 +29,7 @@ class BatchPolicy:
     batch_size: int | None      # fixed items per batch; None = use the token budget
     token_budget: int           # max padded tokens (items x longest length) per batch
     max_items: int = 4096       # hard cap, even for very short items
+    max_padding_waste: float | None = None   # GPU: end a batch before padding exceeds this share of it
 
     def size_for(self, padded_length: int) -> int:
         if self.batch_size is not None:
@@ -36,17 +37,59 @@ class BatchPolicy:
         return max(1, min(self.max_items, self.token_budget // max(1, padded_length)))
 
 
+def length_bucket(length: int) -> int:
+    """The power of two at or above `length`: caps learned at one length are not used at another."""
+    return 1 << max(0, int(length) - 1).bit_length()
+
+
 @dataclass
 class OomCap:
-    """The largest batch (in items) that fitted after a CUDA out-of-memory error.
-
-    One per adapter, so what one call learned spares every later call the same failure.
+    """The largest batch, in padded tokens, that fitted after a CUDA out-of-memory error, per request
+    kind and length bucket (a cap learned on short classify calls says nothing about long
+    full-vocabulary scoring). One per adapter, so what one call learned spares later calls the failure.
     """
 
-    items: int | None = None
+    tokens: dict[tuple[str, int], int] = field(default_factory=dict)
+    items: int | None = None        # the item count of the last cap learned (for logs)
 
-    def limit(self, size: int) -> int:
-        return size if self.items is None else max(1, min(size, self.items))
+    def limit(self, size: int, padded_length: int = 1, kind: str = "batches") -> int:
+        cap = self.tokens.get((kind, length_bucket(padded_length)))
+        return size if cap is None else max(1, min(size, cap // max(1, padded_length)))
+
+    def learn(self, items: int, padded_length: int, kind: str = "batches") -> None:
+        self.tokens[(kind, length_bucket(padded_length))] = max(1, items) * max(1, padded_length)
+        self.items = max(1, items)
+
+
+def low_waste_count(lengths: Sequence[int], max_waste: float | None) -> int:
+    """How many of `lengths` (sorted longest first) fit one batch with padding <= max_waste of it."""
+    if max_waste is None or not lengths:
+        return len(lengths)
+    longest, total = max(1, lengths[0]), 0
+    for count, length in enumerate(lengths, start=1):
+        total += length
+        if 1 - total / (count * longest) > max_waste:
+            return count - 1
+    return len(lengths)
+
+
+def batch_plan(lengths: Sequence[int], policy: BatchPolicy, cap: OomCap | None = None,
+               kind: str = "batches") -> list[list[int]]:
+    """The batches (item indices) run_batched would form, for planning and for tests (no OOM)."""
+    cap = cap if cap is not None else OomCap()
+    order, batches, start = length_order(lengths), [], 0
+    while start < len(order):
+        chunk = _next_chunk(order, start, lengths, policy, cap, kind)
+        batches.append(chunk)
+        start += len(chunk)
+    return batches
+
+
+def _next_chunk(order: list[int], start: int, lengths: Sequence[int], policy: BatchPolicy, cap: OomCap,
+                kind: str) -> list[int]:
+    longest = lengths[order[start]]
+    chunk = order[start:start + cap.limit(policy.size_for(longest), longest, kind)]
+    return chunk[:max(1, low_waste_count([lengths[i] for i in chunk], policy.max_padding_waste))]
 
 
 def default_token_budget(device: str) -> int:
@@ -85,14 +128,14 @@ def run_batched(items: Sequence[T], lengths: Sequence[int], compute: Callable[[l
     with tqdm(total=len(items), desc=desc, unit="item", disable=None if show else True, leave=False) as bar:
         start = 0
         while start < len(order):
-            chunk = order[start:start + cap.limit(policy.size_for(lengths[order[start]]))]
+            chunk = _next_chunk(order, start, lengths, policy, cap, desc)
             failed = False
             try:
                 out = compute([items[i] for i in chunk])
             except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raises
                 if not is_oom(exc) or len(chunk) == 1:
                     raise
-                cap.items = max(1, len(chunk) // 2)
+                cap.learn(len(chunk) // 2, lengths[chunk[0]], desc)
                 failed = True
             if failed:
                 _release_cuda_memory()

@@ -44,6 +44,7 @@ class CacheScope:
     transformers_version: str
     package_version: str
     semantics_version: str       # bump when adapter code changes a number (BOS, spacing, head-only)
+    hardware: str = ""           # CPU instruction set, GPU model and compute capability (kernels differ)
 
     @property
     def text(self) -> str:

@@ -18,6 +18,7 @@ import torch
 from audit.models.adapters.base import ModelKind
 from audit.models.adapters.cache import ResultCache
 from audit.models.adapters.checks import check_config, check_head, load_tokenizer, one_line, safetensors_header
+from audit.models.adapters.gpu import attn_kwargs
 from audit.models.adapters.hf import HFAdapter
 from audit.config.schema import ModelSpec
 from audit.errors import AuditUserError, ModelLoadError
@@ -289,6 +290,7 @@ def load_hf_adapter(name: str, spec: ModelSpec, *, prepared_dir: Path, cache_dir
         safetensors_header(path)
     try:
         model, info = auto_class(kind).from_pretrained(folder, dtype=weights_dtype(dtype, device),
+                                                        **attn_kwargs(spec.attn_implementation, device),
                                                         output_loading_info=True,
                                                         **common, **fmt)
     except Exception as exc:  # noqa: BLE001 - transformers raises many types; the cause in one line

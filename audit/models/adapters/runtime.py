@@ -21,6 +21,8 @@ from audit.models.adapters.batching import (BatchPolicy, OomCap, autocast_dtype,
                                      pad_batch, run_batched)
 from audit.models.adapters.cache import CacheScope, ResultCache, cache_key
 from audit.versions import package_version
+from audit.models.adapters.gpu import (GPU_MAX_PADDING_WASTE, activation_bytes_per_token, hardware_scope,
+                                       memory_token_budget)
 
 # Bump when a code change alters a number the adapter returns (BOS policy, spacing rules,
 # head-only scoring, packing, ...): every cached result of the old semantics then misses.
@@ -34,6 +36,7 @@ def build_scope(fingerprint: str, dtype: torch.dtype, max_length: int, attn_impl
 
     return CacheScope(fingerprint=fingerprint, dtype=str(dtype).removeprefix("torch."), max_length=max_length,
                       attn_implementation=attn_implementation or "default", device_type=device.split(":")[0],
+                      hardware=hardware_scope(device),
                       torch_version=torch.__version__, transformers_version=transformers.__version__,
                       package_version=package_version("rai-audit") or "unknown", semantics_version=ADAPTER_SEMANTICS_VERSION)
 
@@ -156,12 +159,19 @@ class ModelRuntime:
         self.cache.stats.misses += n
 
     # ---------------------------------------------------------------- batching
+    def token_budget(self) -> int:
+        """Padded tokens per batch: fixed on a CPU; on a GPU sized from the memory free right now."""
+        if not self.device.startswith("cuda"):
+            return default_token_budget(self.device)
+        return memory_token_budget(self.device, activation_bytes_per_token(self.model.config, self.dtype))
+
     def policy(self, full_vocab_logits: bool = False, rows_per_item: int = 1) -> BatchPolicy:
-        budget = default_token_budget(self.device) // max(1, rows_per_item)
+        budget = self.token_budget() // max(1, rows_per_item)
         if full_vocab_logits:
             vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
             budget = max(1, min(budget, LOGITS_BYTES_BUDGET // (4 * max(1, vocab))))
-        return BatchPolicy(batch_size=self.batch_size, token_budget=max(1, budget))
+        waste = GPU_MAX_PADDING_WASTE if self.device.startswith("cuda") else None
+        return BatchPolicy(batch_size=self.batch_size, token_budget=max(1, budget), max_padding_waste=waste)
 
     def run(self, items: Sequence[Any], compute: Callable[[list[Any]], list[Any]], *, desc: str,
             lengths: Sequence[int] | None = None, full_vocab_logits: bool = False, grad: bool = False,

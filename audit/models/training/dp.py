@@ -201,7 +201,8 @@ def make_private(model: nn.Module, *, mode: str, noise: float, max_grad_norm: fl
         engine = PrivacyEngine(accountant=accountant, secure_mode=secure_mode)
         common = dict(module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=noise,
                       max_grad_norm=max_grad_norm, poisson_sampling=True, grad_sample_mode=mode,
-                      noise_generator=None if secure_mode else torch.Generator().manual_seed(seed + 1))
+                      noise_generator=None if secure_mode else
+                      torch.Generator(device=next(model.parameters()).device).manual_seed(seed + 1))
         if mode == "ghost":
             module, dp_optimizer, _criterion, _loader = engine.make_private(criterion=nn.CrossEntropyLoss(), **common)
         else:

@@ -25,6 +25,7 @@ class Examples:
     sequences: list[list[int]]
     targets: torch.Tensor | None
     pad_id: int
+    device: str = "cpu"        # where batches go (the model's device; index sampling stays on the CPU)
 
     @classmethod
     def build(cls, tokenizer: Any, recipe: FineTuneRecipe, data: TrainingData) -> "Examples":
@@ -49,6 +50,8 @@ class Examples:
             labels = self.targets[torch.as_tensor([int(i) for i in index], dtype=torch.long)]
         else:
             labels = ids.masked_fill(mask == 0, IGNORE_INDEX)
+        if self.device != "cpu":
+            ids, mask, labels = (t.to(self.device, non_blocking=True) for t in (ids, mask, labels))
         return {"input_ids": ids, "attention_mask": mask}, labels
 
     def per_example_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

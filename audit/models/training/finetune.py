@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from audit.errors import ConfigError, ModelLoadError
+from audit.models.adapters.loading import resolve_device
 from audit.models.training import dp
 from audit.models.training.probe import MEASUREMENT_ONLY
 from audit.models.training.examples import Examples, fixed_batches
@@ -231,6 +232,9 @@ class FineTuneTrainer:
 
     version = TRAINER_VERSION
 
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device      # "cpu" (default, bit-reproducible), "cuda", "cuda:N" or "auto"
+
     def train(self, recipe: FineTuneRecipe, data: TrainingData, out_dir: Path) -> dict[str, Any]:
         from audit.data.prepare.sentiment import torch_threads
 
@@ -241,9 +245,12 @@ class FineTuneTrainer:
         with torch_threads(training_threads()), torch.random.fork_rng(devices=[]):
             torch.manual_seed(recipe.seed)
             model, tokenizer = load_base(recipe)
+            device = resolve_device(self.device)
+            model.to(device)
             model.train()
             frozen = plan_freezing(model, recipe)
             examples = Examples.build(tokenizer, recipe, data)
+            examples.device = device
             if recipe.privacy is not None:
                 probe, _ = examples.batch([i % len(examples) for i in range(max(2, min(4, len(examples))))])
                 for name, reason in dp.broadcast_embeddings(model, probe):

@@ -3,7 +3,7 @@
 A model entry `{variant_of: NAME, quantize: int8-dynamic | prune: {amount} | dtype: float16}` is
 built once from NAME's folder into `CACHE/derived/<name>-<key>/`, key = sha256 of (recipe, the
 original's content fingerprint, builder version), and then loaded like any other model. The
-runner calls `materialize` through its one hook (`_AdapterPool.resolved`); audit.regression.variant_report
+runner calls `materialize` through its one owner (`audit.models.resolve.ModelResolver`); audit.regression.variant_report
 then reports each variant against its original.
 """
 

@@ -1,35 +1,41 @@
-"""Run (model × suite) jobs in this process, one model loaded at a time."""
+"""The Executor protocol and the in-process executor: jobs run in order, one model loaded at a time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
-from audit.results import SuiteResult
+from audit.run.jobs import Job, JobOutcome, ModelPool, RunContext, canonical_order, run_job
 
-
-@dataclass(frozen=True)
-class Job:
-    """One suite on one model: plain data, so another executor (e.g. Ray) can ship it."""
-
-    index: int            # position in config.suites
-    suite: str
-    model: str
-    config: dict[str, Any]  # the suite's validated config, dumped
-
-    @property
-    def key(self) -> str:
-        return f"{self.index:02d}-{self.suite}-{self.model}"
+__all__ = ["Executor", "Job", "LocalExecutor"]
 
 
 class Executor(Protocol):
-    def execute(self, jobs: list[Job], run_job: Callable[[Job], SuiteResult]) -> Iterator[SuiteResult]: ...
+    """Runs `run_job(ctx, job, pool)` for every job and yields the outcomes (in any order)."""
+
+    kind: str
+
+    def execute(self, jobs: list[Job], ctx: RunContext) -> Iterator[JobOutcome]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """The executor's settings and workers, for provenance (never part of the config hash)."""
+        ...
 
 
 class LocalExecutor:
-    """Runs jobs in order, grouped by model so each model is loaded once."""
+    """Runs jobs in this process, grouped by model so each model is loaded once."""
 
-    def execute(self, jobs: list[Job], run_job: Callable[[Job], SuiteResult]) -> Iterator[SuiteResult]:
-        order = sorted(jobs, key=lambda j: ([j.model for j in jobs].index(j.model), j.index))
-        for job in order:
-            yield run_job(job)
+    kind = "local"
+
+    def __init__(self, job_function: Callable[..., JobOutcome] = run_job) -> None:
+        self.job_function = job_function
+
+    def execute(self, jobs: list[Job], ctx: RunContext) -> Iterator[JobOutcome]:
+        pool = ModelPool.for_context(ctx)
+        try:
+            for job in canonical_order(jobs):
+                yield self.job_function(ctx, job, pool)
+        finally:
+            pool.current = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind}

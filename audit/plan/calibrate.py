@@ -1,0 +1,110 @@
+"""A short throughput measurement per model on this machine, stored in the cache for later plans.
+
+Seconds per padded token are fitted as a + b*L (L the padded length: attention grows with it) from
+two inference batches of the same token count, and the forward+backward cost as a ratio to forward.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from audit.io import atomic_write_text
+from audit.models.adapters.batching import inference_context
+from audit.models.adapters.runtime import gradient_context
+
+CALIBRATION_FILE = "plan_calibration.json"
+CALIBRATION_VERSION = "3"        # 2: idle-machine seconds (CPU time / threads when smaller)
+SHAPES = ((32, 32), (8, 128))          # (batch, length): 1024 padded tokens each, like real batches
+BACKWARD_SHAPE = (8, 32)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Seconds per padded token = per_token + per_token_per_length * L; backward = ratio x forward."""
+
+    per_token: float
+    per_token_per_length: float
+    backward_ratio: float
+    threads: int
+    measured_s: float
+
+    def forward_seconds(self, padded_tokens: float, length: float) -> float:
+        return padded_tokens * max(0.0, self.per_token + self.per_token_per_length * length)
+
+
+def machine_key(fingerprint: str, dtype: str, device: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    return "|".join((CALIBRATION_VERSION, fingerprint, dtype, device, cpu, str(torch.get_num_threads())))
+
+
+def _time(call: Callable[[], Any], repeats: int = 2) -> float:
+    """Seconds of one call as on an otherwise idle machine: the smaller of the wall time and the
+    process CPU time over the torch threads (on shared cores the wall time counts other people's work)."""
+    call()                                     # warm-up (allocations, kernels)
+    best = float("inf")
+    threads = max(1, torch.get_num_threads())
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        call()
+        best = min(best, time.perf_counter() - wall, (time.process_time() - cpu) / threads)
+    return best
+
+
+def measure(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype = torch.float32) -> Throughput:
+    """Time inference at two lengths (same token count) and one forward+backward, in the adapter's
+    own compute contexts (bf16 autocast where it uses it)."""
+    started = time.perf_counter()
+    gen = torch.Generator().manual_seed(0)
+
+    def batch(n: int, length: int) -> dict[str, torch.Tensor]:
+        ids = torch.randint(5, max(6, vocab), (n, length), generator=gen).to(device)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    per_token = []
+    body = getattr(model, "base_model", model)     # adapters apply output heads only where they are needed
+    for n, length in SHAPES:
+        inputs = batch(n, length)
+        with inference_context(device, dtype):
+            per_token.append(_time(lambda: body(**inputs)) / (n * length))
+    (_, l1), (_, l2) = SHAPES
+    slope = max(0.0, (per_token[1] - per_token[0]) / (l2 - l1))
+    base = max(per_token[0] - slope * l1, per_token[0] * 0.1)
+    n, length = BACKWARD_SHAPE
+    inputs = batch(n, length)
+
+    def step() -> None:
+        out = model(**inputs)
+        logits = out.logits if hasattr(out, "logits") else out[0]
+        logits.float().mean().backward()
+        model.zero_grad(set_to_none=True)
+
+    with gradient_context(device, dtype):
+        both = _time(step, repeats=1)
+    forward = (base + slope * length) * n * length
+    return Throughput(per_token=base, per_token_per_length=slope, backward_ratio=max(1.0, both / forward),
+                      threads=torch.get_num_threads(), measured_s=round(time.perf_counter() - started, 2))
+
+
+def load_calibrations(cache_dir: Path) -> dict[str, Throughput]:
+    path = Path(cache_dir) / CALIBRATION_FILE
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {k: Throughput(**v) for k, v in raw.items()}
+    except (ValueError, TypeError):
+        return {}
+
+
+def store_calibration(cache_dir: Path, key: str, value: Throughput) -> None:
+    found = load_calibrations(cache_dir)
+    found[key] = value
+    atomic_write_text(Path(cache_dir) / CALIBRATION_FILE,
+                      json.dumps({k: asdict(v) for k, v in found.items()}, indent=1, sort_keys=True))

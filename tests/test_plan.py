@@ -1,0 +1,89 @@
+"""`plan`: simulated adapters count what the real run asks, read (never write) the cache, calibrate
+once, and a budget refuses a run with exit 2 before anything loads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from audit.cli.app import main
+from audit.config.schema import load_config
+from audit.models.adapters.cache import CACHE_FILE_NAME
+from audit.plan.calibrate import CALIBRATION_FILE
+from audit.plan.estimate import plan_config
+from audit.run.runner import Runner
+from tests.fakes import write
+
+
+def _config(tmp_path: Path, clf: Path, causal: Path, extra: str = "") -> Path:
+    rows = ["id,text,label"] + [f"r{i},{'a dull and tedious film' if i < 10 else 'a warm funny film'} number {i},"
+                                f"{'negative' if i < 10 else 'positive'}" for i in range(30)]
+    write(tmp_path / "reviews.csv", "\n".join(rows) + "\n")
+    return write(tmp_path / "audit.yaml", f"""
+models:
+  clf: {{path: {clf}}}
+  lm: {{path: {causal}}}
+suites:
+  - suite: accuracy
+    models: [clf]
+    config:
+      datasets: [{{name: reviews, path: reviews.csv}}]
+  - suite: bias
+    models: [lm]
+    config:
+      crows_pairs: {{limit: 8}}
+      winobias: {{limit: 4}}
+      templates: {{limit: 2}}
+      bbq: {{limit_per_category: 1}}
+{extra}""")
+
+
+def _rows(cache_dir: Path) -> int:
+    path = cache_dir / "results" / CACHE_FILE_NAME
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+
+def test_plan_counts_what_the_run_computes_and_then_finds_it_cached(tmp_path, tiny_classifier_dir, tiny_causal_dir):
+    loaded = load_config(_config(tmp_path, tiny_classifier_dir, tiny_causal_dir))
+    before = plan_config(loaded).by_key()
+    assert _rows(loaded.cache_dir) == 0                          # planning stored no result
+    assert (loaded.cache_dir / CALIBRATION_FILE).is_file()       # the throughput measurement is kept
+    run = Runner(loaded, tmp_path / "out", show_progress=False).run()
+    calls = {(s.suite, s.model): s.details["model_calls"] for s in run.suites}
+    acc = before["00-accuracy-clf"]
+    assert acc.total_hits == 0 and acc.total_requests == 30
+    assert acc.forward_passes == calls[("accuracy", "clf")]["forward_passes"]   # same batching
+    assert acc.padded_tokens >= acc.real_tokens > 0 and acc.estimate_s > 0 and acc.flops > 0
+    bias = before["01-bias-lm"]
+    assert bias.total_requests - bias.total_hits >= calls[("bias", "lm")]["cache_misses"] > 0
+    after = plan_config(loaded).by_key()
+    assert after["00-accuracy-clf"].total_hits == 30 and after["00-accuracy-clf"].model_s == 0   # all cached
+    assert after["01-bias-lm"].total_hits > 0
+
+
+def test_budget_refuses_with_exit_2_before_anything_runs(tmp_path, tiny_classifier_dir, tiny_causal_dir, capsys):
+    path = _config(tmp_path, tiny_classifier_dir, tiny_causal_dir, "budget: {max_requests: 5}\n")
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "over budget" in err and "budget.max_requests 5" in err
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert not (tmp_path / "out" / "results.json").exists()
+    assert "over budget" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("budget", ["budget: {max_requests: 100000, max_seconds: 100000}\n"])
+def test_generous_budget_runs_and_keeps_estimate_next_to_real_time(tmp_path, tiny_classifier_dir, tiny_causal_dir,
+                                                                  capsys, budget):
+    path = _config(tmp_path, tiny_classifier_dir, tiny_causal_dir, budget)
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert "(plan " in capsys.readouterr().out
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    for suite in data["suites"]:
+        plan = suite["details"]["plan"]
+        assert plan["estimate_s"] > 0 and plan["measured_s"] == suite["duration_s"]

@@ -1,0 +1,170 @@
+"""The Ray executor on a local 2-CPU cluster: results equal the local executor's, a killed worker's
+job is retried, an interrupted run resumes, and the executor block never changes the config hash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import audit.run.runner as runner_module
+from audit.api import render
+from audit.config.executor import config_sha256
+from audit.config.schema import load_config
+from audit.results import Status
+from audit.run.runner import Runner
+from tests.fakes import fake_fingerprinter, fake_loader, write
+from tests.ray_fakes import load_test_suite
+
+ROOT = Path(__file__).resolve().parent.parent
+VOLATILE = {"duration_s", "seconds", "run_id", "started_at", "finished_at", "executor"}   # timings, ids, host
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray = pytest.importorskip("ray")
+    """A local Ray cluster with 2 CPUs, shared by this module's tests (starting one takes ~15 s)."""
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, namespace="rai-audit-tests",
+                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    yield ray
+    ray.shutdown()
+
+
+def comparable(data: Any) -> Any:
+    """results.json without the fields that legitimately differ between two runs of one config."""
+    if isinstance(data, dict):
+        return {k: comparable(v) for k, v in data.items() if k not in VOLATILE}
+    if isinstance(data, list):
+        return [comparable(v) for v in data]
+    return data
+
+
+def differences(a: Any, b: Any, where: str = "") -> list[str]:
+    """The paths at which two JSON values differ (an empty list when they are equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [f"{where}: {str(a)[:80]} != {str(b)[:80]}"]
+
+
+def _tiny_config(tmp_path: Path, clf: Path, causal: Path, executor: str) -> Path:
+    rows = ["id,text,label"] + [f"r{i},{'a dull and tedious film' if i < 10 else 'a warm funny film'} number {i},"
+                                f"{'negative' if i < 10 else 'positive'}" for i in range(30)]
+    write(tmp_path / "reviews.csv", "\n".join(rows) + "\n")
+    return write(tmp_path / f"audit-{executor or 'local'}.yaml", f"""
+seed: 3
+models:
+  clf: {{path: {clf}}}
+  lm: {{path: {causal}}}
+suites:
+  - suite: accuracy
+    models: [clf]
+    config:
+      datasets: [{{name: reviews, path: reviews.csv}}]
+  - suite: bias
+    config:
+      crows_pairs: {{limit: 8}}
+      winobias: {{limit: 4}}
+      templates: {{limit: 2}}
+      bbq: {{limit_per_category: 1}}
+      counterfactual: {{limit: 6}}
+      fairness: {{limit: 60}}
+{executor}""")
+
+
+@pytest.mark.slow       # each cluster test takes 25-50 s on 2 shared cores (plus ~15 s to start the cluster)
+def test_ray_results_equal_local(cluster, tmp_path, tiny_classifier_dir, tiny_causal_dir, monkeypatch):
+    local_cfg = _tiny_config(tmp_path, tiny_classifier_dir, tiny_causal_dir, "")
+    ray_cfg = _tiny_config(tmp_path, tiny_classifier_dir, tiny_causal_dir, "executor: {kind: ray, address: auto}\n")
+    out = {}
+    for name, path in (("local", local_cfg), ("ray", ray_cfg)):
+        monkeypatch.setenv("RAI_AUDIT_CACHE", str(tmp_path / f"cache-{name}"))     # same (empty) starting cache
+        run = Runner(load_config(path), tmp_path / name, show_progress=False).run()
+        render(run, tmp_path / name, ["json"])
+        out[name] = json.loads((tmp_path / name / "results.json").read_text())
+    assert out["ray"]["provenance"]["executor"]["kind"] == "ray"
+    assert out["local"]["provenance"]["executor"] == {"kind": "local"}
+    assert out["ray"]["provenance"]["config_sha256"] == out["local"]["provenance"]["config_sha256"]
+    for data in out.values():
+        data["provenance"]["config"].pop("executor", None)
+        data["provenance"].pop("config_path")
+    assert [s["status"] for s in out["local"]["suites"]] == ["passed"] * 3
+    assert differences(comparable(out["ray"]), comparable(out["local"])) == []
+    workers = out["ray"]["provenance"]["executor"]["workers"]
+    assert workers["00-accuracy-clf"]["pid"] == workers["01-bias-clf"]["pid"]      # one actor per model
+    assert workers["01-bias-clf"]["pid"] != workers["01-bias-lm"]["pid"]
+
+
+def _fake_config(tmp_path: Path, body: str) -> Path:
+    return write(tmp_path / "audit.yaml", "models:\n  a: {path: x}\n  b: {path: y}\n" + body
+                 + "executor: {kind: ray, address: auto}\n")
+
+
+@pytest.mark.slow
+def test_killed_worker_is_retried_and_run_completes(cluster, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner_module, "load_suite", load_test_suite)
+    marker = tmp_path / "killed"
+    path = _fake_config(tmp_path, f"suites: [{{suite: fake}}, {{suite: kill_once, models: [b], "
+                                  f"config: {{marker: '{marker}'}}}}]\n")
+    run = Runner(load_config(path), tmp_path / "out", adapter_loader=fake_loader, fingerprinter=fake_fingerprinter,
+                 show_progress=False).run()
+    assert marker.exists()                                       # the first attempt did die
+    assert run.status == Status.PASSED, [(s.suite, s.model, s.error) for s in run.suites]
+    assert [(s.suite, s.model) for s in run.suites] == [("fake", "a"), ("fake", "b"), ("kill_once", "b")]
+    assert int(marker.read_text()) != run.provenance.executor["workers"]["01-kill_once-b"]["pid"]
+
+
+DRIVER = """
+import sys
+sys.path.insert(0, {root!r})
+import audit.run.runner as r
+from tests.fakes import fake_fingerprinter, fake_loader
+from tests.ray_fakes import load_test_suite
+from audit.config.schema import load_config
+r.load_suite = load_test_suite
+run = r.Runner(load_config(sys.argv[1]), sys.argv[2], adapter_loader=fake_loader, fingerprinter=fake_fingerprinter,
+               show_progress=False).run()
+print(run.status.value)
+"""
+
+
+@pytest.mark.slow
+def test_interrupted_ray_run_resumes(cluster, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner_module, "load_suite", load_test_suite)
+    calls = tmp_path / "calls.txt"
+    path = _fake_config(tmp_path, f"suites:\n  - {{suite: fake, models: [a], config: {{calls_file: '{calls}'}}}}\n"
+                                  f"  - {{suite: fake, models: [b], config: {{calls_file: '{calls}', sleep_s: 20}}}}\n")
+    script = write(tmp_path / "driver.py", DRIVER.format(root=str(ROOT)))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(script), str(path), str(out)], start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 240
+    def started_b() -> bool:
+        return calls.exists() and any(line.startswith("b ") for line in calls.read_text().splitlines())
+
+    while time.time() < deadline and (len(list((out / ".state" / "jobs").glob("*.json"))) < 1 or not started_b()):
+        time.sleep(0.2)         # job a finished and saved by the driver; job b is sleeping on its actor
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert [p.stem for p in (out / ".state" / "jobs").glob("*.json")] == ["00-fake-a"]
+    run = Runner(load_config(path), out, adapter_loader=fake_loader, fingerprinter=fake_fingerprinter,
+                 show_progress=False).run()
+    assert run.status == Status.PASSED
+    assert sorted(line.split()[0] for line in calls.read_text().splitlines()) == ["a", "b", "b"]   # a ran once
+
+
+def test_executor_block_is_not_hashed():
+    plain = b"seed: 1\nmodels:\n  a: {path: x}\nsuites: [{suite: fake}]\n"
+    block = b"executor:\n  kind: ray\n  address: auto  # a cluster\n"
+    assert config_sha256(plain + block) == config_sha256(plain) == config_sha256(block + plain)
+    assert config_sha256(plain + b"executor: {kind: ray}\n") == config_sha256(plain)
+    assert config_sha256(plain.replace(b"seed: 1", b"seed: 2")) != config_sha256(plain)
