@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from audit.results.records import Condition, Estimate, Group, Status, _Record, group_key
+from audit.results.records import Condition, Estimate, Group, Power, Status, Verdict, _Record, group_key
 
 Direction = Literal["higher", "lower", "ideal", "none"]
 # evidence["source"] of the findings a comparison adds to a run (JUnit reports the comparison itself)
@@ -48,6 +48,11 @@ class MetricChange(_Record):
     improvement: bool = False
     note: str | None = None
     same_as: str | None = None    # the same outcomes as this earlier metric: one hypothesis, counted once
+    statistic: str = "mean"       # how the metric is computed from its outcomes (Outcomes.statistic)
+    headline: bool = True         # tested in the headline family (False: a breakdown under its headline)
+    tested: bool = True           # False: a breakdown whose headline was neither flagged nor configured
+    verdict: Verdict | None = None  # fail: flagged; pass: non-inferiority shown (CI of worse_by below the tolerance)
+    power: Power | None = None
 
     @property
     def group_key(self) -> str | None:
@@ -55,7 +60,7 @@ class MetricChange(_Record):
 
 
 class UnpairedMetric(_Record):
-    """A headline metric without per-example outcomes: shown next to its baseline, never tested."""
+    """A metric that could not be tested: shown next to its baseline with the reason."""
 
     suite: str
     model: str
@@ -66,6 +71,7 @@ class UnpairedMetric(_Record):
     candidate: float
     baseline_ci: tuple[float, float] | None = None
     candidate_ci: tuple[float, float] | None = None
+    reason: str = "no per-example outcomes: shown, not tested"
 
 
 class Comparison(_Record):
@@ -78,6 +84,7 @@ class Comparison(_Record):
     candidate_run_id: str
     alpha: float = 0.05
     correction: Literal["holm", "bh", "none"] = "holm"
+    family: str | None = None                 # how the family of tests was formed and corrected, in words
     status: Status = Status.PASSED            # failed: a supported regression; error: nothing comparable
     message: str | None = None
     overridden: list[str] = Field(default_factory=list)   # checks --force overrode (datasets, config)
