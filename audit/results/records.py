@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from enum import Enum
 from typing import Annotated, Any, Literal, Mapping, Union
 
@@ -68,6 +69,20 @@ def parse_group(text: str | None) -> Group | None:
             raise ValueError(f"group {text!r} is not of the form 'key=value;key2=value2'")
         group[pair[0].strip()] = pair[1].strip()
     return group
+
+
+def metric_label(name: str, group: Mapping[str, str] | None = None) -> str:
+    """`name` or `name[group_key]`: how a suite's declared headline metrics are written (globs allowed)."""
+    key = group_key(group)
+    return name if key is None else f"{name}[{key}]"
+
+
+def is_headline(patterns: list[str] | tuple[str, ...], name: str, group: Mapping[str, str] | None = None) -> bool:
+    """Whether a metric is one of the declared headlines; with none declared, every overall metric is."""
+    if not patterns:
+        return not group
+    label = metric_label(name, group)
+    return any(fnmatch.fnmatchcase(label, p) for p in patterns)
 
 
 AUDITED = "audited"           # Metric.subject of the model under audit

@@ -25,6 +25,9 @@ class SuiteResult(_Record):
     outcomes: list[Outcomes] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    # the suite's headline metrics (`name` or `name[group_key]`, globs allowed): compare tests them first
+    # and the compliance report leads with them; empty: every overall metric is a headline
+    headlines: list[str] = Field(default_factory=list)
 
     def metric(self, name: str, group: Mapping[str, str] | str | None = None,
                condition: Condition | str = Condition.ORIGINAL) -> Metric | None:

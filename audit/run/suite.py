@@ -63,13 +63,16 @@ class Suite(ABC):
     version: ClassVar[str]
     Config: ClassVar[type[SuiteConfig]]
     requires: ClassVar[frozenset[Capability]] = frozenset()
+    # headline metrics (`name` or `name[group_key]`, globs): tested first by compare, led with in reports
+    headlines: ClassVar[tuple[str, ...]] = ()
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         """Capabilities the adapter must have for this config (default: the class's `requires`)."""
         return self.requires
 
     def new_result(self, ctx: Context) -> SuiteResult:
-        return SuiteResult(suite=self.name, suite_version=self.version, model=ctx.model_name)
+        return SuiteResult(suite=self.name, suite_version=self.version, model=ctx.model_name,
+                           headlines=list(self.headlines))
 
     @abstractmethod
     def run(self, ctx: Context) -> SuiteResult:

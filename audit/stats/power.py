@@ -93,16 +93,17 @@ def power_paired_proportions(delta: float, discordant: float, n: int, *, alpha: 
 
 def mde_paired_proportions(discordant: float, n: int, *, alpha: float = DEFAULT_ALPHA,
                            power: float = DEFAULT_POWER) -> float:
-    """Smallest paired difference of proportions McNemar detects at n with discordant rate ψ (bisection)."""
+    """Smallest paired difference of proportions McNemar detects at n with discordant rate ψ (bisection;
+    ψ observed in two identical runs is 0, and a planted change δ then makes ψ = δ)."""
     if n <= 0:
         return float("nan")
-    psi = max(discordant, 1.0 / n)    # no discordant pair seen: at least one is needed to see any change
-    low, high = 0.0, psi
-    if power_paired_proportions(high, psi, n, alpha=alpha) < power:
+    # a change of δ makes at least δ of the pairs discordant, so ψ is at least δ (power_paired_proportions)
+    low, high = 0.0, 1.0
+    if power_paired_proportions(high, discordant, n, alpha=alpha) < power:
         return float("nan")
     for _ in range(60):
         mid = (low + high) / 2
-        low, high = (mid, high) if power_paired_proportions(mid, psi, n, alpha=alpha) < power else (low, mid)
+        low, high = (mid, high) if power_paired_proportions(mid, discordant, n, alpha=alpha) < power else (low, mid)
     return high
 
 
