@@ -103,17 +103,19 @@ def _change(pair: _SuitePair, base: Outcomes, cand: Outcomes, spec: RegressionSp
 
 
 def _unpaired(pair: _SuitePair, paired: set[tuple]) -> list[UnpairedMetric]:
-    """Overall metrics of both suite results without outcomes in both: shown side by side with the reason."""
+    """Overall and headline metrics of both suite results without outcomes in both: shown side by side
+    with the reason."""
     out = []
     for m in pair.candidate.metrics:
-        if m.group is not None or (m.name, m.condition) in paired:
+        headline = is_headline(pair.candidate.headlines, m.name, m.group)
+        if (m.group is not None and not headline) or (m.name, m.group_key, m.condition) in paired:
             continue
-        old = pair.baseline.metric(m.name, None, m.condition)
+        old = pair.baseline.metric(m.name, m.group, m.condition)
         if old is None:
             continue
         ci = (lambda x: (x.ci_low, x.ci_high) if x.ci_low is not None and x.ci_high is not None else None)
         out.append(UnpairedMetric(suite=pair.candidate.suite, model=pair.candidate.model, metric=m.name,
-                                  unit=m.unit, baseline=old.value, candidate=m.value, baseline_ci=ci(old),
+                                  group=m.group, unit=m.unit, baseline=old.value, candidate=m.value, baseline_ci=ci(old),
                                   candidate_ci=ci(m), reason=NO_OUTCOMES))
     return out
 
@@ -144,7 +146,7 @@ def compare_pairs(pairs: list[_SuitePair], spec: RegressionSpec, *, seed: int = 
             if made is None:
                 continue
             change, tested, signature = made
-            names.add((cand.metric, cand.condition))
+            names.add((cand.metric, cand.group_key, cand.condition))
             if signature in seen:     # the same test twice (e.g. overall = the only dataset): one hypothesis
                 change.same_as = _label(changes[seen[signature]])
                 change.note = f"same outcomes as {change.same_as}"

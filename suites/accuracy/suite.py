@@ -9,10 +9,10 @@ from __future__ import annotations
 from audit.models.adapters.base import Capability
 from audit.results import SuiteResult
 from audit.run.suite import Context, Suite, SuiteConfig
-from suites.accuracy.classification import score_dataset
+from suites.accuracy.classification import ACCURACY, score_dataset
 from suites.accuracy.config import AccuracyConfig, LabelledDataset, LmEvalConfig
 from audit.data.labelled import load_labelled
-from suites.accuracy.lm_eval_part import score_lm_eval
+from suites.accuracy.lm_eval_part import LM_EVAL_PREFIX, score_lm_eval
 
 __all__ = ["AccuracySuite", "AccuracyConfig", "LabelledDataset", "LmEvalConfig"]
 
@@ -23,6 +23,7 @@ class AccuracySuite(Suite):
     name = "accuracy"
     version = "1.0"
     Config = AccuracyConfig
+    headlines = (ACCURACY, f"{LM_EVAL_PREFIX}.*")
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         assert isinstance(config, AccuracyConfig)

@@ -15,13 +15,17 @@ from audit.models.adapters.base import Capability
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
 from audit.run.suite import Context, Suite, SuiteConfig
-from suites.bias.bbq import BBQConfig, BBQPart
-from suites.bias.counterfactual import CounterfactualConfig, CounterfactualPart
-from suites.bias.crows_pairs import CrowsPairsConfig, CrowsPairsPart
-from suites.bias.fairness import FairnessConfig, FairnessPart
+from suites.bias.bbq import BIAS_SCORE_AMBIG, BIAS_SCORE_DISAMBIG, BBQConfig, BBQPart
+from suites.bias.counterfactual import FLIP_RATE, CounterfactualConfig, CounterfactualPart
+from suites.bias.crows_pairs import METRIC as CROWS_METRIC, CrowsPairsConfig, CrowsPairsPart
+from suites.bias.fairness import DP_DIFFERENCE, EO_DIFFERENCE, FairnessConfig, FairnessPart
 from suites.bias.parts import BiasPart
-from suites.bias.templates import TemplateProbeConfig, TemplateProbePart
-from suites.bias.winobias import WinoBiasConfig, WinoBiasPart
+from suites.bias.templates import ASSOCIATION as TEMPLATES_ASSOCIATION, TemplateProbeConfig, TemplateProbePart
+from suites.bias.winobias import PRO_PREFERENCE, WinoBiasConfig, WinoBiasPart
+
+# one headline per part: what a regression check tests first and the compliance report leads with
+HEADLINES = (TEMPLATES_ASSOCIATION, CROWS_METRIC, PRO_PREFERENCE, BIAS_SCORE_AMBIG, BIAS_SCORE_DISAMBIG, FLIP_RATE,
+             DP_DIFFERENCE, EO_DIFFERENCE)
 
 AUTO = "auto"
 # The order parts run and report in; each class is stateless, instantiated per run.
@@ -76,6 +80,7 @@ class BiasSuite(Suite):
     name = "bias"
     version = "1.0"
     Config = BiasConfig
+    headlines = HEADLINES
     requires = frozenset({Capability.TOKENIZE})
 
     def run(self, ctx: Context) -> SuiteResult:

@@ -27,6 +27,7 @@ from suites.privacy.data import Texts, check_disjoint, load_texts
 from suites.privacy.dp_data import load_dp_data
 from suites.privacy.dp_part import TrainedModel, run_dp
 from suites.privacy.metrics import AUDITED, AttackEvaluation, evaluate_attack
+from suites.privacy.outcomes import HEADLINES, attack_outcomes
 
 MEMBERSHIP, DP, CANARIES = PARTS
 KEY = "privacy"
@@ -77,6 +78,7 @@ class PrivacySuite(Suite):
     name = "privacy"
     version = "1.0"
     Config = PrivacyConfig
+    headlines = HEADLINES
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         assert isinstance(config, PrivacyConfig)
@@ -103,6 +105,7 @@ class PrivacySuite(Suite):
             evaluations = timed(MEMBERSHIP, lambda: audit_membership(ctx, cfg.membership, *sets, reference))
             for ev in evaluations:
                 report.add(result, report.attack_metrics(ev))
+                result.outcomes.append(attack_outcomes(ev, *sets))
             result.details["membership"] = {"members": sets[0].source, "non_members": sets[1].source,
                                             "reference": cfg.membership.reference if reference else None}
         everything = evaluations + [m.attack for m in trained]
