@@ -34,12 +34,12 @@ class ComparisonRefused(AuditUserError):
 
 
 @dataclass(frozen=True)
-class _SuitePair:
+class SuitePair:
     baseline: SuiteResult
     candidate: SuiteResult
 
 
-def _match(baseline: list[SuiteResult], candidate: list[SuiteResult], key_b, key_c) -> list[_SuitePair]:
+def _match(baseline: list[SuiteResult], candidate: list[SuiteResult], key_b, key_c) -> list[SuitePair]:
     """Pair suite results with the same key, in order of appearance (a suite may run twice)."""
     pending: dict[tuple, list[SuiteResult]] = defaultdict(list)
     for result in baseline:
@@ -48,7 +48,7 @@ def _match(baseline: list[SuiteResult], candidate: list[SuiteResult], key_b, key
     for result in candidate:
         queue = pending.get(key_c(result))
         if queue:
-            pairs.append(_SuitePair(queue.pop(0), result))
+            pairs.append(SuitePair(queue.pop(0), result))
     return pairs
 
 
@@ -60,7 +60,7 @@ def _direction(metric: Metric | None) -> Direction:
     return {True: "higher", False: "lower"}.get(metric.higher_is_better, "none")  # type: ignore[return-value]
 
 
-def _metric_of(pair: _SuitePair, outcome: Outcomes) -> Metric | None:
+def _metric_of(pair: SuitePair, outcome: Outcomes) -> Metric | None:
     """The metric the outcomes belong to (for its direction, ideal and unit): the exact breakdown,
     else the overall metric of the same name."""
     for suite in (pair.candidate, pair.baseline):
@@ -71,7 +71,7 @@ def _metric_of(pair: _SuitePair, outcome: Outcomes) -> Metric | None:
     return next((m for m in pair.candidate.metrics if m.name == outcome.metric), None)
 
 
-def _change(pair: _SuitePair, base: Outcomes, cand: Outcomes, spec: RegressionSpec, seed: int
+def tested_change(pair: SuitePair, base: Outcomes, cand: Outcomes, spec: RegressionSpec, seed: int
             ) -> tuple[MetricChange, Tested, tuple] | None:
     data = align(base, cand)
     if data is None:
@@ -102,7 +102,7 @@ def _change(pair: _SuitePair, base: Outcomes, cand: Outcomes, spec: RegressionSp
     return change, tested, signature
 
 
-def _unpaired(pair: _SuitePair, paired: set[tuple]) -> list[UnpairedMetric]:
+def _unpaired(pair: SuitePair, paired: set[tuple]) -> list[UnpairedMetric]:
     """Overall and headline metrics of both suite results without outcomes in both: shown side by side
     with the reason."""
     out = []
@@ -125,9 +125,26 @@ def _label(change: MetricChange) -> str:
     return f"{change.suite}/{change.model} {change.metric}{group}"
 
 
-def compare_pairs(pairs: list[_SuitePair], spec: RegressionSpec, *, seed: int = 0
+@dataclass
+class TestedFamily:
+    """Every change of a comparison before the family correction (the selftest re-corrects copies)."""
+
+    changes: list[MetricChange]
+    tests: list[Tested]
+    duplicate_of: dict[int, int]
+    unpaired: list[UnpairedMetric]
+
+
+def compare_pairs(pairs: list[SuitePair], spec: RegressionSpec, *, seed: int = 0
                   ) -> tuple[list[MetricChange], list[UnpairedMetric], str]:
     """Every metric with outcomes in both members of a pair, tested; the family corrected together."""
+    tested = tested_family(pairs, spec, seed=seed)
+    family = assign(tested.changes, tested.tests, spec, tested.duplicate_of)
+    return tested.changes, tested.unpaired, family
+
+
+def tested_family(pairs: list[SuitePair], spec: RegressionSpec, *, seed: int = 0) -> TestedFamily:
+    """Each metric with outcomes in both members of a pair, tested (not yet corrected)."""
     changes: list[MetricChange] = []
     tests: list[Tested] = []
     unpaired: list[UnpairedMetric] = []
@@ -142,7 +159,7 @@ def compare_pairs(pairs: list[_SuitePair], spec: RegressionSpec, *, seed: int = 
             base = base_outcomes.get((cand.metric, cand.group_key, cand.condition))
             if base is None:
                 continue
-            made = _change(pair, base, cand, spec, seed)
+            made = tested_change(pair, base, cand, spec, seed)
             if made is None:
                 continue
             change, tested, signature = made
@@ -156,8 +173,13 @@ def compare_pairs(pairs: list[_SuitePair], spec: RegressionSpec, *, seed: int = 
             changes.append(change)
             tests.append(tested)
         unpaired.extend(_unpaired(pair, names))
-    family = assign(changes, tests, spec, duplicate_of)
-    return changes, unpaired, family
+    return TestedFamily(changes, tests, duplicate_of, unpaired)
+
+
+def suite_pairs(baseline: AuditRun, candidate: AuditRun) -> list[SuitePair]:
+    """Suite results of two runs paired by (suite, model), errored baselines left out."""
+    key = (lambda s: (s.suite, s.model))
+    return _match([s for s in baseline.suites if s.status != Status.ERROR], candidate.suites, key, key)
 
 
 def _status(changes: list[MetricChange]) -> Status:
@@ -194,8 +216,7 @@ def compare_runs(baseline: AuditRun, candidate: AuditRun, spec: RegressionSpec |
         comparison.message = (f"the candidate run {candidate.run_id} has status 'error' (a suite could not run); "
                               f"a regression check needs a complete run")
         return comparison
-    key = (lambda s: (s.suite, s.model))
-    pairs = _match([s for s in baseline.suites if s.status != Status.ERROR], candidate.suites, key, key)
+    pairs = suite_pairs(baseline, candidate)
     comparison.metrics, comparison.unpaired, comparison.family = compare_pairs(pairs, spec, seed=seed)
     if not comparison.metrics:
         comparison.status = Status.ERROR

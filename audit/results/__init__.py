@@ -6,7 +6,7 @@ comparison (run comparisons, variant reports, histories) and migrate (older sche
 """
 
 from audit.results.comparison import (COMPARISON_SOURCE, Comparison, Direction, HistoryPoint, MetricChange,
-                                      MetricHistory, UnpairedMetric, VariantReport)
+                                      MetricHistory, Selftest, SelftestRow, UnpairedMetric, VariantReport)
 from audit.results.records import (AUDITED, DERIVED_PREFIX, SCHEMA_VERSION, STAT_AUC, STAT_EO_GAP, STAT_MAX_GAP,
                                    STAT_MEAN, Statistic, UNIT_PROPORTION, Condition, Estimate, Example, Finding, Group,
                                    Metric, Outcomes, Power, Severity, Span, Status, Verdict, group_key,
@@ -18,7 +18,7 @@ from audit.results.views import (Bar, BarChartView, ExampleListView, LineChartVi
 
 __all__ = [
     "AUDITED", "DERIVED_PREFIX", "Power", "Verdict", "STAT_AUC", "STAT_EO_GAP", "STAT_MAX_GAP", "STAT_MEAN",
-    "Statistic", "is_headline", "metric_label",
+    "Statistic", "is_headline", "metric_label", "Selftest", "SelftestRow",
     "AuditRun", "Bar", "BarChartView", "COMPARISON_SOURCE", "Comparison", "Condition", "DatasetProvenance",
     "DerivedModelProvenance", "Direction", "Estimate", "Example", "ExampleListView", "Finding", "Group",
     "HistoryPoint", "LineChartView", "MatrixHeatmapView", "Metric", "MetricChange", "MetricHistory",

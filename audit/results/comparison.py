@@ -135,3 +135,39 @@ class MetricHistory(_Record):
     higher_is_better: bool | None = None
     ideal: float | None = None
     points: list[HistoryPoint] = Field(default_factory=list)
+
+
+class SelftestRow(_Record):
+    """One verdict of a selftest: how often a planted defect of `size` was flagged, and how often the
+    same metric was flagged in null draws (no defect, only `noise`)."""
+
+    suite: str
+    model: str
+    metric: str
+    group: Group | None = None
+    condition: Condition = Condition.ORIGINAL
+    statistic: str = "mean"
+    n: int
+    planted: str                          # the defect, in words
+    size: float                           # share of the metric's examples moved to the worst value
+    detection_rate: float
+    false_alarm_rate: float
+    draws: int
+    minimum_detectable_effect: float | None = None   # analytic, from the comparison's power
+    planted_effect: float | None = None   # mean worsening the plants caused, in the metric's units
+    detects: bool = False                 # detection_rate >= target_power
+
+
+class Selftest(_Record):
+    """`run_audit.py selftest`: what this audit can detect, simulated on a run's own per-example outcomes."""
+
+    run_id: str
+    size: float
+    noise: float
+    draws: int
+    seed: int = 0
+    alpha: float = 0.05
+    family: str | None = None
+    target_power: float = 0.8
+    family_false_alarm_rate: float = 0.0  # share of null draws in which any metric was flagged
+    rows: list[SelftestRow] = Field(default_factory=list)

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from pydantic import Field
 
-from audit.results.comparison import Comparison, MetricHistory, VariantReport
+from audit.results.comparison import Comparison, MetricHistory, Selftest, VariantReport
 from audit.results.records import (SCHEMA_VERSION, Condition, Example, Finding, Metric, Outcomes, Status, _Record,
                                    group_key)
 from audit.results.views import View
@@ -92,6 +92,7 @@ class AuditRun(_Record):
     comparison: Comparison | None = None
     variants: list[VariantReport] = Field(default_factory=list)
     history: list[MetricHistory] = Field(default_factory=list)
+    selftest: Selftest | None = None          # what this audit can detect (`run_audit.py selftest`)
 
     def all_findings(self) -> list[Finding]:
         return self.findings + [f for s in self.suites for f in s.findings]
