@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAPPING_FILE = "mapping.yaml"
 CAVEATS_FILE = "caveats.yaml"
-RUN_EVIDENCE = ("provenance", "comparison", "variants", "history")
+RUN_EVIDENCE = ("provenance", "comparison", "variants", "history", "power", "selftest")
 
 
 class _Strict(BaseModel):
