@@ -84,7 +84,7 @@ def _mean_test(data: Aligned, direction: Direction, ideal: float | None, margin:
         s_a = _side(ma, ideal, _side(mb, ideal))
         s_b = _side(mb, ideal, s_a)
         worsening = s_b * (b - ideal) - s_a * (a - ideal)
-        if binary and s_a == s_b and ideal not in (0.0, 1.0):
+        if binary and s_a == s_b:
             good_a, good_b = (a < 0.5, b < 0.5) if s_a > 0 else (a > 0.5, b > 0.5)
             test = mcnemar_worse(good_a, good_b, margin, confidence=confidence)
         else:

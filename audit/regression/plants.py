@@ -38,6 +38,14 @@ def _worse_high(target: Target, values: np.ndarray) -> bool:
     return target.direction != "higher"
 
 
+def _extreme(values: np.ndarray, high: bool) -> float:
+    """The worst value: 1 / 0 for 0/1 outcomes (even if never observed), else the run's own extreme."""
+    finite = values[np.isfinite(values)]
+    if finite.size and np.isin(finite, (0.0, 1.0)).all():
+        return 1.0 if high else 0.0
+    return float(np.nanmax(values) if high else np.nanmin(values))
+
+
 def chosen_examples(target: Target, outcome: Outcomes, size: float, rng: np.random.Generator) -> tuple[set[str], float]:
     """(ids to move, the value they move to) from the metric's overall outcome."""
     values = np.asarray(outcome.values, float)
@@ -52,11 +60,11 @@ def chosen_examples(target: Target, outcome: Outcomes, size: float, rng: np.rand
         strata = np.asarray(outcome.strata)
         means = {g: float(np.nanmean(values[strata == g])) for g in dict.fromkeys(outcome.strata)}
         top = max(means, key=lambda g: means[g])
-        worst = float(np.nanmax(values))
+        worst = _extreme(values, True)
         pool = np.flatnonzero(finite & (strata == top) & (values < worst))
         k = int(round(size * int((strata == top).sum())))
     else:
-        worst = float(np.nanmax(values) if _worse_high(target, values) else np.nanmin(values))
+        worst = _extreme(values, _worse_high(target, values))
         pool = np.flatnonzero(finite & (values != worst))
         k = int(round(size * int(finite.sum())))
     k = min(k, pool.size)
