@@ -146,3 +146,11 @@ def test_a_gate_needs_a_bound():
         Gate(metric="a.b")
     with pytest.raises(ValidationError):
         Gate(metric="a.b", max_deviation=-0.1)
+
+
+def test_a_zero_width_ci_is_not_evidence_of_a_pass():
+    """Every resample equal (e.g. a classifier that never predicts the positive class): the point estimate
+    decides with the power check, and with no SE the pass is inconclusive."""
+    gate = Gate(metric="crows_pairs.metric", max=0.3)
+    verdict, why, power = judge(gate, _metric(0.0, ci_low=0.0, ci_high=0.0, ci_method="percentile bootstrap (300)"))
+    assert verdict == Verdict.INCONCLUSIVE and not power.can_test and "zero width" in power.note

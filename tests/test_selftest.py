@@ -79,3 +79,12 @@ def test_planted_candidate_is_flagged_by_compare_and_the_original_is_not():
     assert compare_runs(run, run.model_copy(update={"run_id": "r2"})).status == Status.PASSED
     with pytest.raises(ValueError, match="no per-example outcomes"):
         planted_run(run, "nope.metric")
+
+
+def test_headline_patterns_are_literal_except_wildcards():
+    from audit.results import is_headline
+    patterns = ["privacy.mia_auc[attack=loss;model=audited]", "lm_eval.*", "x.tpr[fpr=*]"]
+    assert is_headline(patterns, "privacy.mia_auc", {"model": "audited", "attack": "loss"})
+    assert not is_headline(patterns, "privacy.mia_auc", {"model": "dp-eps8", "attack": "loss"})
+    assert is_headline(patterns, "lm_eval.bbq.acc") and is_headline(patterns, "x.tpr", {"fpr": "0.01"})
+    assert not is_headline(patterns, "privacy.mia_auc") and is_headline([], "a.b") and not is_headline([], "a.b", {"g": "1"})

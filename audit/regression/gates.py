@@ -51,7 +51,8 @@ def _finite(value: float | None) -> bool:
 
 
 def _interval(metric: Metric) -> tuple[float, float] | None:
-    if _finite(metric.ci_low) and _finite(metric.ci_high):
+    """The metric's CI, or None when it is missing, not finite or of zero width (no variation seen)."""
+    if _finite(metric.ci_low) and _finite(metric.ci_high) and metric.ci_high > metric.ci_low:
         return float(metric.ci_low), float(metric.ci_high)  # type: ignore[arg-type]
     return None
 
@@ -108,8 +109,10 @@ def gate_power(gate: Gate, metric: Metric, bound: Bound) -> Power:
         power = power_normal(required, se) if required > 0 else None
         method = f"normal test with the SE implied by the {metric.ci_method or 'reported'} CI (one-sided 2.5 %)"
     else:
+        why = ("its CI has zero width (the resampling saw no variation)" if se == 0
+               else "it has no CI and no power formula fits")
         return Power(n=metric.n, required_effect=required, method="none", can_test=False,
-                     note=f"cannot test: {metric.name} has no CI and no power formula fits")
+                     note=f"cannot test: {metric.name}: {why}")
     can_test = math.isfinite(mde) and (required <= 0 or mde <= required)
     note = None
     if not can_test:

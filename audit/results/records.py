@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from enum import Enum
 from typing import Annotated, Any, Literal, Mapping, Union
 
@@ -77,12 +77,17 @@ def metric_label(name: str, group: Mapping[str, str] | None = None) -> str:
     return name if key is None else f"{name}[{key}]"
 
 
+def _glob(pattern: str) -> "re.Pattern[str]":
+    """`*` and `?` are wildcards; everything else (the brackets of `name[group]` included) is literal."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z")
+
+
 def is_headline(patterns: list[str] | tuple[str, ...], name: str, group: Mapping[str, str] | None = None) -> bool:
     """Whether a metric is one of the declared headlines; with none declared, every overall metric is."""
     if not patterns:
         return not group
     label = metric_label(name, group)
-    return any(fnmatch.fnmatchcase(label, p) for p in patterns)
+    return any(_glob(p).match(label) for p in patterns)
 
 
 AUDITED = "audited"           # Metric.subject of the model under audit
