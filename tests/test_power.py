@@ -1,6 +1,5 @@
 """Power and MDE formulas (audit/stats/power.py) against statsmodels and simulation."""
 
-import math
 
 import numpy as np
 import pytest

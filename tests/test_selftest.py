@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.config.sections import RegressionSpec
 from audit.regression.compare import compare_runs
 from audit.regression.plants import Target, noisy, plant
 from audit.regression.selftest import planted_run, selftest

@@ -22,7 +22,7 @@ from audit.regression.family import assign
 from audit.regression.paired_tests import Tested, align, run_test, seed_of
 from audit.config.sections import RegressionSpec
 from audit.errors import AuditUserError
-from audit.results import (AuditRun, Comparison, Condition, Direction, Metric, MetricChange, Outcomes, Status,
+from audit.results import (AuditRun, Comparison, Direction, Metric, MetricChange, Outcomes, Status,
                            SuiteResult, UnpairedMetric, group_label, is_headline)
 
 NOT_GATED = "no direction and no ideal: shown, not gated"
