@@ -9,7 +9,7 @@ rejecting H0 flags a regression. None has a resampling floor on its p-value:
 - the paired t test for means (scipy's ttest_1samp against the margin);
 - paired DeLong (1988) for two ROC AUCs on the same members and non-members;
 - a stratified paired bootstrap with adaptively many resamples for any other statistic (group gaps):
-  resamples are doubled until enough land on the far side of the margin, and a tail beyond the
+  resamples are added until enough land on the far side of the margin, and a tail beyond the
   largest resolution is read off the normal approximation with the bootstrap's standard error.
 """
 
@@ -27,6 +27,7 @@ from audit.stats.membership import paired_auc_difference
 
 MIN_TAIL = 20            # bootstrap draws beyond the margin needed before the Monte-Carlo p-value is used
 MAX_RESAMPLES = 64_000
+BATCH = 2000             # resamples drawn at once (a (BATCH, n) index matrix bounds the memory)
 
 
 @dataclass(frozen=True)
@@ -119,16 +120,16 @@ def adaptive_bootstrap_worse(worse_of: Callable[[np.ndarray], np.ndarray], n: in
     """Paired (optionally stratified) bootstrap of a worsening statistic with adaptive resamples.
 
     `worse_of(index)` maps a (B, n) matrix of example indices (the same draw for both runs) to B
-    worsenings. p = (k + 1)/(B + 1), k the draws at or below the margin (the percentile test); B is
-    doubled up to MAX_RESAMPLES while k < MIN_TAIL, after which the normal tail with the bootstrap SE
-    is used, so the p-value has no 1/(B + 1) floor.
+    worsenings. p = (k + 1)/(B + 1), k the draws at or below the margin (the percentile test); more
+    resamples are drawn (in batches of BATCH) up to MAX_RESAMPLES while k < MIN_TAIL, after which the
+    normal tail with the bootstrap SE is used, so the p-value has no 1/(B + 1) floor.
     """
     rng = np.random.default_rng(seed)
     groups = [np.arange(n)] if strata is None else [np.flatnonzero(np.asarray(strata) == s)
                                                     for s in dict.fromkeys(strata)]
     draws: list[np.ndarray] = []
     total = 0
-    batch = resamples
+    batch = min(resamples, BATCH)
     while True:
         index = np.concatenate([g[rng.integers(0, g.size, size=(batch, g.size))] for g in groups], axis=1)
         values = np.asarray(worse_of(index), float)
@@ -136,9 +137,9 @@ def adaptive_bootstrap_worse(worse_of: Callable[[np.ndarray], np.ndarray], n: in
         total += batch
         pooled = np.concatenate(draws)
         k = int((pooled <= margin).sum())
-        if k >= MIN_TAIL or total >= MAX_RESAMPLES or observed <= margin:
+        if (k >= MIN_TAIL or total >= MAX_RESAMPLES or observed <= margin) and total >= resamples:
             break
-        batch = total
+        batch = BATCH
     se = float(pooled.std(ddof=1)) if pooled.size > 1 else 0.0
     alpha = (1 - confidence) / 2
     low, high = (np.quantile(pooled, [alpha, 1 - alpha]) if pooled.size else (math.nan, math.nan))
