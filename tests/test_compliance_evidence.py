@@ -15,6 +15,7 @@ import yaml
 from audit.config.schema import load_config
 from audit.models.adapters.loading import load_adapter
 from audit.regression.compare import compare_runs
+from audit.regression.selftest import planted_run, selftest
 from audit.results import AuditRun, Status
 from audit.run.runner import Runner
 from reports.compliance.document import build_document
@@ -102,6 +103,18 @@ def test_summary_md_has_a_privacy_headline(run):
 def test_membership_auc_is_compared_by_paired_delong(run):
     comparison = compare_runs(run, run.model_copy(update={"run_id": "again"}))
     auc = next(c for c in comparison.metrics if c.metric == "privacy.mia_auc")
-    assert auc.test == "paired DeLong (one-sided)" and auc.statistic == "auc" and auc.headline
+    assert auc.test.startswith("paired DeLong") and auc.statistic == "auc" and auc.headline
     assert comparison.status == Status.PASSED
+
+
+
+def test_a_planted_membership_leak_is_flagged_and_selftested(run):
+    """Real privacy outputs: members given the highest attack score raise the paired-DeLong AUC; the selftest
+    lists the grouped headline (the audited model's loss attack)."""
+    candidate = planted_run(run, "privacy.mia_auc", size=0.3)
+    comparison = compare_runs(run, candidate)
+    assert "privacy.mia_auc" in {c.metric for c in comparison.regressions}
+    report = selftest(run, draws=4, seed=0)
+    row = next(r for r in report.rows if r.metric == "privacy.mia_auc")
+    assert row.group == {"model": "audited", "attack": "loss"} and row.n == 120
 

@@ -104,3 +104,27 @@ def test_adaptive_bootstrap_has_no_resampling_floor_and_a_calibrated_null():
                                    float((small - a).mean()), resamples=500)
     t = sps.ttest_1samp(small - a, 0.0, alternative="greater").pvalue
     assert mid.p_value == pytest.approx(t, rel=0.5, abs=0.01)
+
+
+def test_auc_distance_from_the_ideal_across_it():
+    """An attack AUC moving from below 0.5 to as far above is no worsening; further away is one."""
+    from audit.regression.paired_tests import align, run_test
+    from audit.results import Metric, Outcomes
+
+    rng = np.random.default_rng(9)
+    y = (np.arange(200) < 100).astype(float)
+    base = rng.normal(-0.3 * y, 1.0)                       # AUC below 0.5
+    metric = Metric(name="privacy.mia_auc", value=0.4, n=200, ideal=0.5, higher_is_better=False)
+
+    def tested(cand):
+        o_b = Outcomes(metric="privacy.mia_auc", example_ids=[str(i) for i in range(200)], values=base.tolist(),
+                       statistic="auc", labels=y.tolist())
+        o_c = o_b.model_copy(update={"values": list(cand)})
+        return run_test(align(o_b, o_c), o_c, metric, "ideal", 0.0, confidence=0.95, resamples=500, seed=0)
+    mirrored = tested(-base)                                # AUC 1 − a: the same distance on the other side
+    assert mirrored.test.worse_by == pytest.approx(0.0, abs=1e-9) and mirrored.test.p_value > 0.3
+    further = tested(base - 0.8 * y)
+    _, _, auc_b = delong_components(base, y > 0.5)
+    _, _, auc_c = delong_components(base - 0.8 * y, y > 0.5)
+    assert further.test.worse_by == pytest.approx(abs(auc_c - 0.5) - abs(auc_b - 0.5))
+    assert further.test.p_value < 1e-4

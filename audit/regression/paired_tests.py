@@ -13,12 +13,13 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as sps
 
 from audit.results import STAT_AUC, STAT_EO_GAP, STAT_MAX_GAP, STAT_MEAN, Direction, Metric, Outcomes
 from audit.stats import is_binary
 from audit.stats.membership import delong_components
 from audit.stats.disparity import eligible_groups, eo_gap, group_codes, max_gap
-from audit.stats.noninferiority import (WorseTest, adaptive_bootstrap_worse, delong_paired_worse, mcnemar_worse,
+from audit.stats.noninferiority import (EXACT_TOLERANCE, WorseTest, adaptive_bootstrap_worse, delong_paired_worse, mcnemar_worse,
                                         paired_t_worse)
 from audit.stats.power import mde_normal, mde_paired_proportions
 
@@ -111,20 +112,31 @@ def _planning_se(test: WorseTest, baseline: np.ndarray) -> float | None:
 
 
 def _auc_test(data: Aligned, direction: Direction, ideal: float | None, margin: float, confidence: float) -> Tested:
-    """Paired DeLong; with an ideal (0.5: the attack cannot tell), worse = further on the baseline's side."""
+    """Paired DeLong. With an ideal (0.5: the attack cannot tell) the worsening is the change in distance from
+    it, s_c·(AUC_c − I) − s_b·(AUC_b − I), whose variance comes from the same signed placement values."""
     assert data.labels is not None
     y = data.labels > 0.5
-    auc_b, auc_c = delong_components(data.baseline, y)[2], delong_components(data.candidate, y)[2]
-    toward_ideal = direction == "ideal" and ideal is not None
-    higher_is_worse = _side(auc_b, ideal) > 0 if toward_ideal else direction != "higher"  # type: ignore[arg-type]
+    if direction == "ideal" and ideal is not None:
+        b10, b01, auc_b = delong_components(data.baseline, y)
+        c10, c01, auc_c = delong_components(data.candidate, y)
+        s_b = _side(auc_b, ideal, _side(auc_c, ideal))
+        s_c = _side(auc_c, ideal, s_b)
+        worse = s_c * (auc_c - ideal) - s_b * (auc_b - ideal)
+        d10, d01 = s_c * c10 - s_b * b10, s_c * c01 - s_b * b01
+        se = float(np.sqrt(d10.var(ddof=1) / d10.size + d01.var(ddof=1) / d01.size)) if min(d10.size, d01.size) > 1 else 0.0
+        se = se if se > EXACT_TOLERANCE else 0.0
+        p = (0.0 if worse > margin + EXACT_TOLERANCE else 1.0) if se <= EXACT_TOLERANCE else float(sps.norm.sf((worse - margin) / se))
+        z = float(sps.norm.ppf((1 + confidence) / 2))
+        test = WorseTest(worse, worse - z * se, worse + z * se, p, int(y.size),
+                         "paired DeLong, distance from the ideal (one-sided)", margin, se, confidence=confidence)
+        return Tested(auc_b, auc_c, worse, test.ci_low, test.ci_high, test, se or None)
+    higher_is_worse = direction != "higher"
     test = delong_paired_worse(data.baseline, data.candidate, y, margin, higher_is_worse=higher_is_worse,
                                confidence=confidence)
-    if toward_ideal or higher_is_worse:
-        diff = test.worse_by if toward_ideal else auc_c - auc_b
-        low, high = test.ci_low, test.ci_high
-    else:
-        diff, low, high = auc_c - auc_b, -test.ci_high, -test.ci_low
-    return Tested(auc_b, auc_c, diff, low, high, test, test.se or None)
+    auc_b = delong_components(data.baseline, y)[2]
+    auc_c = auc_b + (test.worse_by if higher_is_worse else -test.worse_by)
+    low, high = (test.ci_low, test.ci_high) if higher_is_worse else (-test.ci_high, -test.ci_low)
+    return Tested(auc_b, auc_c, auc_c - auc_b, low, high, test, test.se or None)
 
 
 def _gap_test(data: Aligned, statistic: str, margin: float, confidence: float, resamples: int, seed: int) -> Tested:

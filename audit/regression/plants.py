@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.results import STAT_AUC, STAT_EO_GAP, STAT_MAX_GAP, Condition, Direction, Outcomes, SuiteResult
+from audit.stats.membership import delong_components
+from audit.results import (STAT_AUC, STAT_EO_GAP, STAT_MAX_GAP, STAT_MEAN, Condition, Direction, Group, Outcomes,
+                           SuiteResult)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Target:
     direction: Direction
     ideal: float | None
     statistic: str
+    group: Group | None = None     # a grouped headline (the privacy suite's loss-attack AUC of the audited model)
 
 
 def _worse_high(target: Target, values: np.ndarray) -> bool:
@@ -52,8 +55,11 @@ def chosen_examples(target: Target, outcome: Outcomes, size: float, rng: np.rand
     finite = np.isfinite(values)
     if outcome.statistic == STAT_AUC:
         assert outcome.labels is not None
-        worst = float(np.nanmax(values))
-        pool = np.flatnonzero(finite & (np.asarray(outcome.labels) > 0.5) & (values < worst))
+        members = np.asarray(outcome.labels) > 0.5
+        auc = delong_components(values[finite], members[finite])[2]
+        high = not (target.direction == "ideal" and target.ideal is not None and auc < target.ideal)
+        worst = float(np.nanmax(values) if high else np.nanmin(values))     # members look more (or less) like members
+        pool = np.flatnonzero(finite & members & (values != worst))
         k = int(round(size * int((np.asarray(outcome.labels) > 0.5).sum())))
     elif outcome.statistic in (STAT_MAX_GAP, STAT_EO_GAP):
         assert outcome.strata is not None
@@ -76,9 +82,11 @@ def plant(suite: SuiteResult, target: Target, size: float, rng: np.random.Genera
     """A copy of `suite` whose outcomes (and mean metrics) of the target metric carry the defect."""
     outcomes = [o for o in suite.outcomes if o.metric == target.metric and o.condition == target.condition
                 and o.statistic == target.statistic]
+    if target.statistic != STAT_MEAN:       # scores / predictions of one group only (scales differ)
+        outcomes = [o for o in outcomes if o.group == target.group]
     if not outcomes:
         return suite
-    overall = next((o for o in outcomes if o.group is None), outcomes[0])
+    overall = next((o for o in outcomes if o.group == target.group), outcomes[0])
     ids, worst = chosen_examples(target, overall, size, rng)
     moved, chosen = [], {id(o) for o in outcomes}
     for o in suite.outcomes:

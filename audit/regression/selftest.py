@@ -34,10 +34,10 @@ def _targets(run: AuditRun, spec: RegressionSpec, metrics: list[str] | None
     text = assign(family.changes, family.tests, spec, family.duplicate_of)
     out = []
     for c in family.changes:
-        wanted = c.metric in metrics if metrics else c.headline
-        if not wanted or c.group is not None or c.direction == "none" or c.same_as is not None:
+        wanted = (c.metric in metrics and (c.group is None or c.headline)) if metrics else c.headline
+        if not wanted or c.direction == "none" or c.same_as is not None:
             continue
-        out.append((Target(c.suite, c.model, c.metric, c.condition, c.direction, c.ideal, c.statistic), c))
+        out.append((Target(c.suite, c.model, c.metric, c.condition, c.direction, c.ideal, c.statistic, c.group), c))
     return out, text
 
 
@@ -52,8 +52,9 @@ def _flagged(family: TestedFamily, spec: RegressionSpec) -> list[MetricChange]:
 
 
 def _index(changes: list[MetricChange], target: Target) -> list[int]:
-    return [i for i, c in enumerate(changes) if (c.suite, c.model, c.metric, c.condition) ==
-            (target.suite, target.model, target.metric, target.condition)]
+    """The target's own change (its overall metric, or its group for a grouped headline)."""
+    return [i for i, c in enumerate(changes) if (c.suite, c.model, c.metric, c.condition, c.group) ==
+            (target.suite, target.model, target.metric, target.condition, target.group)]
 
 
 def _replant(family: TestedFamily, pair: SuitePair, target: Target, spec: RegressionSpec, seed: int) -> TestedFamily:
@@ -96,19 +97,20 @@ def selftest(run: AuditRun, spec: RegressionSpec | None = None, *, size: float =
         corrected = _flagged(null, spec)
         any_alarm += any(c.regression for c in corrected)
         for t, (target, _) in enumerate(targets):
-            alarms[t] += any(corrected[i].regression for i in _index(corrected, target) if corrected[i].group is None)
+            alarms[t] += any(corrected[i].regression for i in _index(corrected, target))
             pair = next(p for p in pairs if (p.candidate.suite, p.candidate.model) == (target.suite, target.model))
             planted = plant(pair.candidate, target, size, _rng(seed, "plant", k, t))
             planted_family = _replant(null, SuitePair(pair.baseline, planted), target, spec, seed + k)
             flagged = _flagged(planted_family, spec)
-            overall = [i for i in _index(flagged, target) if flagged[i].group is None]
+            overall = _index(flagged, target)
             hits[t] += any(flagged[i].regression for i in overall)
             effects[t] += np.mean([flagged[i].worse_by for i in overall]) if overall else 0.0
     rows = []
     for t, (target, change) in enumerate(targets):
         rate = float(hits[t] / draws)
         rows.append(SelftestRow(
-            suite=target.suite, model=target.model, metric=target.metric, condition=target.condition,
+            suite=target.suite, model=target.model, metric=target.metric, group=target.group,
+            condition=target.condition,
             statistic=target.statistic, n=change.n_paired, planted=describe(target, size), size=size,
             detection_rate=rate, false_alarm_rate=float(alarms[t] / draws), draws=draws,
             minimum_detectable_effect=change.power.minimum_detectable_effect if change.power else None,
@@ -126,7 +128,7 @@ def planted_run(run: AuditRun, metric: str, *, size: float = DEFAULT_SIZE, seed:
     if not found:
         raise ValueError(f"selftest: {metric} has no per-example outcomes in run {run.run_id}"
                          + (f" for model {model}" if model else ""))
-    target = found[0][0]
+    target = min(found, key=lambda tc: tc[0].group is not None)[0]     # the overall metric if there is one
     suites = [plant(s, target, size, _rng(seed, "planted-run")) if (s.suite, s.model) == (target.suite, target.model)
               else s for s in run.suites]
     return run.model_copy(update={"suites": suites, "run_id": f"{run.run_id}-planted-{metric_label(metric)}",

@@ -28,6 +28,7 @@ from audit.stats.membership import paired_auc_difference
 MIN_TAIL = 20            # bootstrap draws beyond the margin needed before the Monte-Carlo p-value is used
 MAX_RESAMPLES = 64_000
 BATCH = 2000             # resamples drawn at once (a (BATCH, n) index matrix bounds the memory)
+EXACT_TOLERANCE = 1e-12   # a change without variation counts only beyond rounding error
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,8 @@ def paired_t_worse(worsening: Sequence[float], margin: float = 0.0, *,
     mean, n = float(d.mean()), int(d.size)
     sd = float(d.std(ddof=1)) if n > 1 else 0.0
     se = sd / math.sqrt(n)
-    if se == 0.0:
-        p = 0.0 if mean > margin else 1.0
+    if se <= EXACT_TOLERANCE:
+        p = 0.0 if mean > margin + EXACT_TOLERANCE else 1.0
         return WorseTest(mean, mean, mean, p, n, "paired t (one-sided; no variation)", margin, 0.0,
                          confidence=confidence)
     p = float(sps.ttest_1samp(d, margin, alternative="greater").pvalue)
@@ -105,8 +106,8 @@ def delong_paired_worse(scores_baseline: Sequence[float], scores_candidate: Sequ
     paired = paired_auc_difference(scores_baseline, scores_candidate, y)
     worse = (1.0 if higher_is_worse else -1.0) * paired.difference
     se = paired.se
-    if se == 0.0:
-        p = 0.0 if worse > margin else 1.0
+    if se <= EXACT_TOLERANCE:
+        p = 0.0 if worse > margin + EXACT_TOLERANCE else 1.0
     else:
         p = float(sps.norm.sf((worse - margin) / se))
     z = z_value(confidence)
