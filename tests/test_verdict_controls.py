@@ -109,14 +109,15 @@ def test_a_candidate_shifted_toward_the_stereotype_is_flagged(lm_runs, classifie
     assert not others                                           # only the planted headline fires
 
 
-def _large_family(rng: np.random.Generator, drop: int = 0, shift: int = 0) -> list[SuiteResult]:
-    """accuracy (n=1000, 120 breakdowns) and CrowS-Pairs (n=1508, 100 breakdowns) plus 10 other headlines."""
+def _large_family(rng: np.random.Generator) -> list[np.ndarray]:
+    """Per-example outcomes of an accuracy (n=1000) and a CrowS-Pairs metric (n=1508)."""
     acc = (rng.random(1000) < 0.8).astype(float)
     crows = (rng.random(1508) < 0.58).astype(float)
     return [acc, crows]
 
 
 def _family_suites(acc: np.ndarray, crows: np.ndarray, others: list[np.ndarray]) -> list[SuiteResult]:
+    """accuracy with 120 breakdowns, CrowS-Pairs with 100, and 10 other headlines: 232 compared metrics."""
     accuracy = SuiteResult(suite="accuracy", suite_version="1", model="m", headlines=["accuracy.accuracy"])
     bias = SuiteResult(suite="bias", suite_version="1", model="m", headlines=[CROWS] + [f"x{i}.rate" for i in
                                                                                        range(len(others))])
