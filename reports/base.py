@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from audit.results import AuditRun
+from audit.results import AUDITED, AuditRun, Metric, SuiteResult, is_headline
 
 
 @runtime_checkable
@@ -42,3 +42,11 @@ class TextFileRenderer:
         path = Path(out_dir) / self.filename
         atomic_write_text(path, self.text(run))
         return path
+
+
+def headline_metrics(result: SuiteResult) -> list[Metric]:
+    """A suite result's declared headline metrics of the audited model (they may be breakdowns, e.g. the
+    privacy suite's loss-attack AUC), then its other overall metrics."""
+    audited = [m for m in result.metrics if m.subject == AUDITED]
+    declared = [m for m in audited if result.headlines and is_headline(result.headlines, m.name, m.group)]
+    return declared + [m for m in audited if m.group is None and m not in declared]

@@ -76,8 +76,12 @@ def verdict(change: MetricChange) -> str:
         return "improvement"
     if change.direction == "none":
         return "not gated"
+    if not change.tested:
+        return "not tested"
     if change.p_adjusted is not None and change.worse_by > change.tolerance:
         return "worse, not supported"
+    if change.verdict is not None and change.verdict.value == "inconclusive":
+        return "inconclusive"
     return "no supported change"
 
 

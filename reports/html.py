@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from audit.results import AuditRun, Finding, Metric, Severity, SuiteResult
 from reports import colors
-from reports.base import TextFileRenderer
+from reports.base import TextFileRenderer, headline_metrics
 from reports.charts import bar_chart_svg, line_chart_svg, matrix_heatmap_svg
 from reports.formatting import (
     format_cell,
@@ -29,6 +29,7 @@ from reports.formatting import (
     format_value,
     pretty_json,
 )
+from reports.detectability import detect_rows
 from reports.highlight import segments
 from reports.deltas import (describe_test, format_bytes, format_change, format_change_ci, format_ms, format_p, ratio,
                             recipe_text, verdict)
@@ -86,7 +87,7 @@ def build_section(index: int, result: SuiteResult) -> Section:
     return Section(
         anchor=f"s{index}-{_slug(result.suite)}-{_slug(result.model)}",
         result=result,
-        headline=[m for m in result.metrics if m.group is None],
+        headline=headline_metrics(result),
         findings=sorted(result.findings, key=lambda f: SEVERITY_ORDER[f.severity]),
         grouped=dict(grouped),
         fails=_count(result.findings, Severity.FAIL),
@@ -131,6 +132,7 @@ def build_environment() -> Environment:
         max_token_rows=MAX_TOKEN_ROWS,
     )
     add_comparison_helpers(env)
+    env.globals.update(detect_rows=detect_rows)
     return env
 
 

@@ -2,7 +2,7 @@
 
 `results.json` is a public contract (DESIGN.md): CI jobs and dashboards read it, and
 `rai-audit report` rebuilds every other output from it alone. Files of an older schema
-(1.x) are migrated in memory (audit.results.migrate); a newer major version is refused.
+(1.x, 2.x) are migrated in memory (audit.results.migrate); a newer major version is refused.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from audit.results import AuditRun, Comparison, Condition, Severity, Status, VariantReport, group_label
-from reports.base import TextFileRenderer
+from reports.base import TextFileRenderer, headline_metrics
 from reports.deltas import (format_bytes, format_change, format_change_ci, format_ms, format_p, ratio, recipe_text,
                             verdict)
 from reports.formatting import format_ci, format_value
@@ -96,8 +96,9 @@ def run_markdown(run: AuditRun) -> str:
     lines = [f"## Audit {STATUS_MARK.get(run.status, run.status.value)} · run {code(run.run_id)}", ""]
     rows = []
     for s in run.suites:
-        heads = [m for m in s.metrics if m.group is None][:3]
-        shown = "; ".join(f"{code(m.name)}{'' if m.condition == Condition.ORIGINAL else f' ({m.condition.value})'} "
+        heads = headline_metrics(s)[:3]
+        shown = "; ".join(f"{code(m.name)}{' [' + md(group_label(m.group)) + ']' if m.group else ''}"
+                          f"{'' if m.condition == Condition.ORIGINAL else f' ({m.condition.value})'} "
                           f"{format_value(m.value, m.unit)} {format_ci(m.ci_low, m.ci_high, m.unit)}"
                           for m in heads) or "—"
         rows.append([md(s.suite), md(s.model), STATUS_MARK.get(s.status, s.status.value), shown])

@@ -4,7 +4,7 @@ a model output, a group, a dataset path and the model card (they must show as te
 
 from __future__ import annotations
 
-from audit.results import (AuditRun, Bar, BarChartView, Comparison, DatasetProvenance, DerivedModelProvenance, Estimate,
+from audit.results import (Power, Verdict, AuditRun, Bar, BarChartView, Comparison, DatasetProvenance, DerivedModelProvenance, Estimate,
                            Example, ExampleListView, Finding, HistoryPoint, LineChartView, Metric, MetricChange,
                            MetricHistory, ModelProvenance, Provenance, Series, Severity, Span, Status, SuiteResult,
                            UNIT_PROPORTION, VariantReport)
@@ -28,7 +28,11 @@ def _accuracy_suite(model: str, value: float) -> SuiteResult:
                  Metric(name="accuracy.recall", value=0.8, ci_low=0.77, ci_high=0.83, n=533, group={"label": PAYLOAD_DATA},
                         higher_is_better=True, unit=UNIT_PROPORTION)],
         findings=[Finding(severity=Severity.WARN, gate="accuracy.ece <= 0.03", metric="accuracy.ece",
-                          message=f"{model}: accuracy.ece <= 0.03 violated (0.041 > 0.03, n=1066)")],
+                          message=f"{model}: accuracy.ece <= 0.03 violated (0.041 > 0.03, n=1066)",
+                          verdict=Verdict.FAIL,
+                          power=Power(n=1066, minimum_detectable_effect=0.0219, required_effect=0.011, power=0.38,
+                                      method="normal test with the SE implied by the CI", can_test=False,
+                                      note="cannot test accuracy.ece <= 0.03 to within 0.011"))],
         views=[BarChartView(title="Recall by label", unit=UNIT_PROPORTION,
                             bars=[Bar(label="negative", value=0.86, ci_low=0.83, ci_high=0.89, n=533),
                                   Bar(label=PAYLOAD_DATA, value=0.80, ci_low=0.77, ci_high=0.83, n=533)]),

@@ -18,9 +18,10 @@ from reports.html import HtmlRenderer
 from tests.browser import Browser, unavailable
 from tests.report_fixtures import ACCURACY_SHOWN, CROWS_SHOWN, PAYLOAD_DATA, PAYLOAD_OUTPUT, sample_run
 
-REPORT_SECTIONS = ("summary", "comparison", "variants", "history", "provenance")
+REPORT_SECTIONS = ("summary", "detect", "comparison", "variants", "history", "provenance")
 COMPLIANCE_SECTIONS = ("summary", "model-details", "intended-use", "evaluation-data", "evaluation-results",
-                       "results-by-group", "robustness", "explainability", "privacy", "changes", "limitations",
+                       "results-by-group", "robustness", "explainability", "privacy", "derived-models", "detect",
+                       "changes", "limitations",
                        "mapping", "gates", "provenance")
 CHART_CHECK = """
 return Array.from(document.querySelectorAll('svg.chart')).map(function (svg) {
@@ -80,6 +81,7 @@ def test_report_html_in_a_browser(browser, pages):
     first_row = browser.js("return document.querySelector('#comparison table.compare tbody tr').className")
     assert first_row == "row-regression"                                                    # flagged first
     assert ACCURACY_SHOWN in text and "supported regression" in text
+    assert "What this audit could detect" in text and "cannot test" in text
 
 
 def test_compliance_html_in_a_browser(browser, pages):
@@ -88,6 +90,8 @@ def test_compliance_html_in_a_browser(browser, pages):
     assert browser.js("return document.querySelectorAll('script').length") == 0
     assert ACCURACY_SHOWN in text and CROWS_SHOWN in text
     assert "not evidenced by this audit" in text and "MEASURE 2.11" in text and "Art. 15(1)" in text
+    assert "What this audit could detect" in text and "Derived models" in text
+    assert browser.js("return document.querySelectorAll('#detect table.detect tbody tr').length") >= 1
     not_evidenced = browser.js("return document.querySelectorAll('#mapping tr.not-evidenced').length")
     assert not_evidenced > 0
 

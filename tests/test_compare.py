@@ -50,9 +50,10 @@ def test_supported_regression_is_flagged_with_the_exact_mcnemar_p_value():
     comparison = compare_runs(_run("r1", _suite({"accuracy.accuracy": base})),
                               _run("r2", _suite({"accuracy.accuracy": worse})))
     [row] = comparison.metrics
-    assert comparison.status == Status.FAILED and row.regression and row.test == "exact McNemar"
+    assert comparison.status == Status.FAILED and row.regression and row.test == "exact McNemar (one-sided)"
     assert row.difference == pytest.approx(-40 / 500) and row.worse_by == pytest.approx(40 / 500)
-    assert row.p_value == pytest.approx(sps.binomtest(0, 40, 0.5).pvalue)
+    assert row.p_value == pytest.approx(sps.binomtest(40, 40, 0.5, alternative="greater").pvalue)
+    assert row.verdict.value == "fail" and row.power.can_test
     assert row.p_adjusted == row.p_value                   # a family of one
     assert row.n_paired == 500 and row.ci_high < 0
 
@@ -71,21 +72,21 @@ def test_noise_is_not_a_regression_and_examples_pair_by_id():
 
 
 def test_holm_correction_across_metrics_changes_the_verdict():
-    """One metric at raw p ≈ 0.02 among ten: significant alone, not after Holm (10 × 0.02 > 0.05)."""
+    """One metric at one-sided p = 1/64 among ten headlines: significant alone, not after Holm (10/64 > 0.05)."""
     rng = np.random.default_rng(3)
     base, cand = {}, {}
     for i in range(10):
         b = rng.random(400) < 0.8
         base[f"m{i}.acc"], cand[f"m{i}.acc"] = b, b.copy()
     b = base["m0.acc"]
-    cand["m0.acc"] = _flip(b, 6, False)                    # 6 discordant pairs, all worse: p = 2/64
+    cand["m0.acc"] = _flip(b, 6, False)                    # 6 discordant pairs, all worse: p = 1/64
     alone = compare_runs(_run("r1", _suite({"m0.acc": b})), _run("r2", _suite({"m0.acc": cand["m0.acc"]})))
-    assert alone.metrics[0].p_value == pytest.approx(2 / 64) and alone.metrics[0].regression
+    assert alone.metrics[0].p_value == pytest.approx(1 / 64) and alone.metrics[0].regression
     together = compare_runs(_run("r1", _suite(base)), _run("r2", _suite(cand)))
     row = next(c for c in together.metrics if c.metric == "m0.acc")
-    assert row.p_value == pytest.approx(2 / 64)
+    assert row.p_value == pytest.approx(1 / 64)
     assert row.p_adjusted == pytest.approx(holm([c.p_value for c in together.metrics])[0])
-    assert row.p_adjusted == pytest.approx(10 * 2 / 64) and not row.regression
+    assert row.p_adjusted == pytest.approx(10 * 1 / 64) and not row.regression
     assert together.status == Status.PASSED
     unadjusted = compare_runs(_run("r1", _suite(base)), _run("r2", _suite(cand)), RegressionSpec(correction="none"))
     assert next(c for c in unadjusted.metrics if c.metric == "m0.acc").regression
@@ -114,8 +115,9 @@ def test_a_metric_with_an_ideal_is_judged_by_its_distance():
                          _run("r2", _suite({"crows.metric": cand}, hib=hib, ideal=ideal)))
     mirror = compare_runs(*runs(mirrored)).metrics[0]
     assert mirror.direction == "ideal" and mirror.difference == pytest.approx(0.0, abs=1e-12)
-    assert not mirror.regression and mirror.test.startswith("paired bootstrap (distance")
+    assert not mirror.regression and mirror.test.startswith("paired t")     # sides differ: t on the distance
     worse = compare_runs(*runs(further)).metrics[0]
+    assert worse.test == "exact McNemar (one-sided)"                       # 0/1 outcomes, same side
     assert worse.difference == pytest.approx(abs(further.mean() - 0.5) - abs(base.mean() - 0.5))
     assert worse.regression and worse.ci_low > 0
 
@@ -132,13 +134,16 @@ def test_paired_bootstrap_distance_by_hand():
 def test_lower_is_better_and_undirected_metrics():
     rng = np.random.default_rng(6)
     base = rng.normal(0.10, 0.02, 600)
-    cand = base + 0.01                                     # ECE-like, lower is better: worse
+    d = 0.01 + rng.normal(0, 0.02, 600)
+    cand = base + d                                        # ECE-like, lower is better: worse
     comparison = compare_runs(
         _run("r1", _suite({"acc.ece": base, "x.score": base}, hib={"acc.ece": False, "x.score": None})),
         _run("r2", _suite({"acc.ece": cand, "x.score": cand}, hib={"acc.ece": False, "x.score": None})))
     ece = next(c for c in comparison.metrics if c.metric == "acc.ece")
     free = next(c for c in comparison.metrics if c.metric == "x.score")
-    assert ece.test == "paired bootstrap" and ece.regression and ece.p_value == pytest.approx(1 / 2001)
+    assert ece.test == "paired t (one-sided)" and ece.regression
+    assert ece.p_value == pytest.approx(sps.ttest_1samp(d, 0.0, alternative="greater").pvalue)   # no 1/(B+1) floor
+    assert ece.p_value < 1e-20
     assert free.direction == "none" and not free.regression and free.p_adjusted is None
     assert "not gated" in free.note
 

@@ -113,7 +113,8 @@ def test_v1_bar_charts_are_migrated(migrated):
 def test_migrated_run_works_with_gates_compare_and_reports(migrated):
     gate = Gate(metric="crows_pairs.metric", max=0.65, model="lm")
     [(_, finding)] = evaluate_gate(gate, migrated.suites)
-    assert finding.severity == Severity.INFO                      # 0.417 <= 0.65 (it was 41.7 <= 65)
+    # 0.417 <= 0.65 (it was 41.7 <= 65), but its CI [0.17, 0.67] at n=12 straddles the bound: inconclusive
+    assert finding.severity == Severity.WARN and finding.verdict.value == "inconclusive"
     deviation = Gate(metric="crows_pairs.metric", max_deviation=0.05, group="bias_type=gender", model="lm")
     [(_, far)] = evaluate_gate(deviation, migrated.suites)
     assert far.severity == Severity.FAIL                          # 100% of the gender pairs: 0.5 away
@@ -124,12 +125,30 @@ def test_migrated_run_works_with_gates_compare_and_reports(migrated):
     assert "<testsuites" in junit_xml(migrated)
 
 
-def test_schema_2_file_validates_and_3_is_refused(migrated, tmp_path):
+def test_schema_3_file_validates_and_4_is_refused(migrated, tmp_path):
     current = tmp_path / "results.json"
     current.write_text(migrated.model_dump_json())
     assert load_run(current) == migrated
     data = json.loads(current.read_text())
-    data["schema_version"] = "3.0"
+    data["schema_version"] = "4.0"
     current.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=r"schema_version '3\.0'.*newer rai-audit"):
+    with pytest.raises(DataError, match=r"schema_version '4\.0'.*newer rai-audit"):
         load_run(current)
+
+
+def test_schema_2_file_loads_with_gate_verdicts(migrated, tmp_path):
+    """A 2.1 file (no verdicts, no Outcomes.statistic) loads as 3.0; its point-estimate gate passes
+    are not counted as 3.0 passes (inconclusive), its violations fail."""
+    data = json.loads(migrated.model_dump_json())
+    data["schema_version"] = "2.1"
+    suite = data["suites"][0]
+    suite["findings"] = [{"severity": "info", "message": "m: gate passed", "gate": "a >= 0.5", "metric": "a"},
+                         {"severity": "fail", "message": "m: gate violated", "gate": "b >= 0.5", "metric": "b"},
+                         {"severity": "info", "message": "not a gate"}]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    run = load_run(path)
+    assert run.schema_version == SCHEMA_VERSION == "3.0"
+    verdicts = [f.verdict.value if f.verdict else None for f in run.suites[0].findings]
+    assert verdicts == ["inconclusive", "fail", None]
+    assert all(o.statistic == "mean" for s in run.suites for o in s.outcomes)

@@ -61,7 +61,7 @@ def test_compression_regression_must_show(tmp_path, prepared_dir, capsys, monkey
     assert "REGRESSION accuracy/minilm-sentiment accuracy.accuracy" in out
     candidate = load_run(tmp_path / "pruned" / "results.json")
     overall = next(c for c in candidate.comparison.metrics if c.group is None)
-    assert overall.regression and overall.test == "exact McNemar" and overall.n_paired == 1066
+    assert overall.regression and overall.test == "exact McNemar (one-sided)" and overall.n_paired == 1066
     assert overall.difference < -0.05 and overall.ci_high < 0
     assert overall.p_adjusted is not None and overall.p_adjusted < 1e-6 and overall.p_adjusted >= overall.p_value
     assert candidate.status == Status.FAILED

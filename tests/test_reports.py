@@ -192,12 +192,12 @@ def test_load_run_names_the_file_when_json_is_corrupt(run, tmp_path):
 def test_load_run_rejects_other_major_schema_version(run, tmp_path):
     path = tmp_path / "results.json"
     data = json.loads(run.model_dump_json())
-    data["schema_version"] = "3.0"
+    data["schema_version"] = "4.0"
     data["new_field_of_v3"] = 1
     path.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=r"results\.json: schema_version '3\.0'.*upgrade rai-audit"):
+    with pytest.raises(DataError, match=r"results\.json: schema_version '4\.0'.*upgrade rai-audit"):
         load_run(path)
-    data["schema_version"] = "2.7"  # same major, but the unknown field is still an error
+    data["schema_version"] = "3.7"  # same major, but the unknown field is still an error
     path.write_text(json.dumps(data))
     with pytest.raises(DataError, match="new_field_of_v3"):
         load_run(path)

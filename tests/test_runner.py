@@ -39,13 +39,26 @@ def _run(path: Path, out: Path, **kw):
 
 def test_gates_pass_and_fail(tmp_path):
     path = _config(tmp_path, "suites: [{suite: fake, config: {value: 0.4}}]\n"
-                             "gates: ['fake.value >= 0.3', {metric: fake.value, max: 0.35, model: b}]\n")
+                             "gates: ['fake.value >= 0.3', {metric: fake.value, max: 0.35, model: b, use_ci: false}]\n")
     run = _run(path, tmp_path / "out")
     assert run.status == Status.FAILED and EXIT_CODES[run.status] == 1
     by_model = {s.model: s for s in run.suites}
     assert by_model["a"].status == Status.PASSED
     assert by_model["b"].status == Status.FAILED
     assert any("violated" in f.message for f in by_model["b"].findings)
+
+
+@pytest.mark.parametrize("on_inconclusive,status", [(None, Status.PASSED), ("warn", Status.PASSED),
+                                                    ("fail", Status.FAILED)])
+def test_on_inconclusive_decides_the_exit_code(tmp_path, on_inconclusive, status):
+    """value 0.4 with CI [0.3, 0.5] against max 0.35: the CI straddles the bound, so inconclusive."""
+    extra = f"on_inconclusive: {on_inconclusive}\n" if on_inconclusive else ""
+    path = _config(tmp_path, "suites: [{suite: fake, config: {value: 0.4}}]\n" + extra
+                             + "gates: [{metric: fake.value, max: 0.35}]\n")
+    run = _run(path, tmp_path / "out")
+    assert run.status == status
+    findings = [f for s in run.suites for f in s.findings if f.gate]
+    assert findings and all(f.verdict.value == "inconclusive" and f.power is not None for f in findings)
 
 
 def test_gate_on_missing_metric_fails(tmp_path):
@@ -70,7 +83,7 @@ def test_results_written_and_round_trip(tmp_path):
     files = render(run, tmp_path / "out")
     assert {"json", "html", "junit"} <= set(files)
     data = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert data["schema_version"] == SCHEMA_VERSION == "2.1" and data["provenance"]["config_sha256"]
+    assert data["schema_version"] == SCHEMA_VERSION == "3.0" and data["provenance"]["config_sha256"]
     assert data["provenance"]["models"]["a"]["path"] == "/fake/a"
     assert not list((tmp_path / "out").glob(".*.tmp"))
 

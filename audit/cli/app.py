@@ -17,9 +17,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from audit.cli.history import STORE_HELP, add_compare, add_runs, cmd_compare, cmd_runs  # noqa: E402
 from audit.cli.plan_cmd import add_plan, cmd_plan  # noqa: E402
+from audit.cli.selftest_cmd import add_selftest, cmd_selftest  # noqa: E402
 from audit.errors import AuditUserError  # noqa: E402
 
-SUBCOMMANDS = ("run", "prepare", "report", "compare", "runs", "suites", "plan")
+SUBCOMMANDS = ("run", "prepare", "report", "compare", "runs", "suites", "plan", "selftest")
 LOG_FILENAME = "rai-audit.log"
 EXIT_ERROR = 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "`run_audit.py CONFIG --out DIR` is short for `run_audit.py run CONFIG --out DIR`.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    for add in (_add_run, _add_prepare, _add_report, add_compare, add_runs, add_plan):
+    for add in (_add_run, _add_prepare, _add_report, add_compare, add_runs, add_plan, add_selftest):
         add(sub)
     sub.add_parser("suites", help="list the installed suites")
     return parser
@@ -182,7 +183,7 @@ def _cmd_suites(_: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "prepare": _cmd_prepare, "report": _cmd_report, "compare": cmd_compare,
-            "runs": cmd_runs, "suites": _cmd_suites, "plan": cmd_plan}
+            "runs": cmd_runs, "suites": _cmd_suites, "plan": cmd_plan, "selftest": cmd_selftest}
 
 
 def log_path(args: argparse.Namespace) -> Path:

@@ -20,10 +20,11 @@ def _store_option(parser: argparse.ArgumentParser, *, child: bool = False) -> No
 def add_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare", help="paired comparison of two runs (regression check)",
-        description="Compare CANDIDATE with BASELINE on the examples both scored: McNemar for 0/1 outcomes, the "
-                    "paired bootstrap otherwise (of the distance from the ideal for metrics with one), p-values "
-                    "adjusted across every compared metric. Exit 1 when a metric is worse than its tolerance and "
-                    "significant after the correction, 2 when the runs cannot be compared (different datasets or "
+        description="Compare CANDIDATE with BASELINE on the examples both scored, one-sided against each "
+                    "metric's tolerance: exact McNemar for 0/1 outcomes, the paired t test for other means (of the "
+                    "distance from the ideal for metrics with one), paired DeLong for AUCs, a paired bootstrap "
+                    "within groups for fairness gaps; headlines first, breakdowns under a flagged headline. Exit 1 "
+                    "when a metric is worse than its tolerance after the correction, 2 when the runs cannot be compared (different datasets or "
                     "config without --force, a candidate that errored, nothing in common), else 0. The "
                     "`regression:` block of the candidate's config sets tolerances; the options override it.")
     p.add_argument("baseline", help="results.json, run folder, run id, id prefix or tag")
@@ -109,16 +110,19 @@ def _spec(args: argparse.Namespace, candidate_config: dict):
 
 
 def print_comparison(comparison) -> None:
+    from audit.results import group_label
     from audit.results.comparison import flagged_first
 
     print(f"baseline {comparison.baseline_run_id}  candidate {comparison.candidate_run_id}  "
           f"{comparison.correction} correction, alpha {comparison.alpha:g}")
+    if comparison.family:
+        print(f"family: {comparison.family}")
     for item in comparison.overridden:
         print(f"  forced: {item}")
     header = f"{'':2}{'suite/model metric [group]':<58} {'baseline':>9} {'cand.':>9} {'change':>9} " \
-             f"{'CI':>21} {'p adj':>8} {'n':>6}  test"
+             f"{'CI':>21} {'p adj':>8} {'n':>6} {'verdict':>12} {'MDE':>7}  test"
     print(header)
-    for c in flagged_first(comparison.metrics):
+    for c in flagged_first([c for c in comparison.metrics if c.tested]):
         label = metric_label(c)
         mark = "✗ " if c.regression else ("↑ " if c.improvement else "  ")
         ci = f"[{_num(c.ci_low)}, {_num(c.ci_high)}]"
@@ -126,8 +130,15 @@ def print_comparison(comparison) -> None:
             print(f"{mark}{label}")
             mark, label = "  ", ""
         print(f"{mark}{label:<{LABEL_WIDTH}} {_num(c.baseline):>9} {_num(c.candidate):>9} {_num(c.difference):>9} "
-              f"{ci:>21} {_num(c.p_adjusted, 3):>8} {c.n_paired:>6}  {c.test}"
+              f"{ci:>21} {_num(c.p_adjusted, 3):>8} {c.n_paired:>6} {c.verdict.value if c.verdict else '—':>12} "
+              f"{_num(c.power.minimum_detectable_effect if c.power else None, 2):>7}  {c.test}"
               + (f" ({c.note})" if c.note else ""))
+    untested = [c for c in comparison.metrics if not c.tested]
+    if untested:
+        print(f"  {len(untested)} breakdowns not tested (their headline was not flagged)")
+    for u in comparison.unpaired:
+        group = f" [{group_label(u.group)}]" if u.group else ""
+        print(f"  not tested: {u.suite}/{u.model} {u.metric}{group}: {u.reason}")
     for c in comparison.regressions:
         print(f"REGRESSION {metric_label(c)}: {c.difference:+.4f} (adjusted p={c.p_adjusted:.3g}, n={c.n_paired})")
     print(comparison_verdict(comparison))

@@ -96,7 +96,11 @@ class Gate(_Strict):
     group: Group | None = None
     condition: Condition = Condition.ORIGINAL
     severity: Literal["fail", "warn"] = "fail"
-    use_ci: bool = Field(False, description="fail only when the whole CI breaks the bound")
+    use_ci: bool = Field(True, description="pass / fail only when the whole CI is on one side of the bound "
+                                          "(else inconclusive); false: the point estimate decides, power-checked")
+    min_effect: float | None = Field(None, ge=0, description="the smallest violation the gate must be able to "
+                                                             "detect (metric units); a pass whose minimum "
+                                                             "detectable effect exceeds it is inconclusive")
 
     @field_validator("group", mode="before")
     @classmethod
@@ -162,6 +166,8 @@ class AuditConfig(_Strict):
     store: str | None = Field(None, description="run history: a SQLAlchemy URL or a SQLite file path "
                                                 "(relative to this file); --store overrides it")
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
+    on_inconclusive: Literal["warn", "fail"] = Field(
+        "warn", description="severity of an inconclusive gate: warn (exit 0) or the gate's own (fail: exit 1)")
     model_card: ModelCardSpec = Field(default_factory=ModelCardSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     budget: BudgetSpec | None = Field(None, description="refuse a run whose plan exceeds this time or "

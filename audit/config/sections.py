@@ -40,8 +40,8 @@ class LatencySpec(_Strict):
 class RegressionSpec(_Strict):
     """What counts as a regression when a run is compared with a baseline (or a variant with its base).
 
-    A metric is flagged only when its change is worse than its tolerance AND the paired test is
-    significant after the multiple-comparison correction across every compared metric.
+    A metric is flagged when a one-sided paired test rejects "worse by no more than the tolerance"
+    after the multiple-comparison correction of its family (see `family`).
     """
 
     alpha: float = Field(0.05, gt=0, lt=1, description="family-wise (holm) or false-discovery (bh) level")
@@ -50,7 +50,17 @@ class RegressionSpec(_Strict):
     tolerances: dict[str, float] = Field(default_factory=dict,
                                          description="metric name or glob (bbq.*) -> tolerance")
     groups: bool = Field(True, description="also compare per-group breakdowns that have outcomes")
-    resamples: int = Field(2000, ge=100, le=100_000, description="paired bootstrap resamples")
+    resamples: int = Field(2000, ge=100, le=100_000, description="initial paired bootstrap resamples (doubled "
+                                                                  "while the tail beyond the tolerance is thin)")
+    family: Literal["hierarchical", "flat"] = Field(
+        "hierarchical", description="hierarchical: the suites' headline metrics first (corrected together), then "
+                                    "the breakdowns of each flagged or configured headline; flat: every metric "
+                                    "in one family")
+    breakdowns: list[str] = Field(default_factory=list, description="metric names or globs whose breakdowns are "
+                                                                    "always tested, flagged headline or not")
+    min_effect: float = Field(0.05, gt=0, description="the worsening (beyond the tolerance, metric units) a "
+                                                      "comparison must be able to detect to pass")
+    min_effects: dict[str, float] = Field(default_factory=dict, description="metric name or glob -> min_effect")
     history: int = Field(20, ge=0, le=1000, description="stored runs shown in the trend charts")
     variant_severity: Literal["fail", "warn"] = Field(
         "fail", description="severity of a variant's supported regression against its original")
@@ -66,12 +76,23 @@ class RegressionSpec(_Strict):
 
     def tolerance_for(self, metric: str) -> float:
         """The exact name's tolerance, else the first matching glob, else the default."""
-        if metric in self.tolerances:
-            return self.tolerances[metric]
-        for pattern, tol in self.tolerances.items():
-            if fnmatch.fnmatchcase(metric, pattern):
-                return tol
-        return self.tolerance
+        return _lookup(self.tolerances, metric, self.tolerance)
+
+    def min_effect_for(self, metric: str) -> float:
+        return _lookup(self.min_effects, metric, self.min_effect)
+
+    def breakdowns_configured(self, metric: str) -> bool:
+        return any(fnmatch.fnmatchcase(metric, pattern) for pattern in self.breakdowns)
+
+
+def _lookup(table: Mapping[str, float], metric: str, default: float) -> float:
+    """The exact name's value, else the first matching glob, else the default."""
+    if metric in table:
+        return table[metric]
+    for pattern, value in table.items():
+        if fnmatch.fnmatchcase(metric, pattern):
+            return value
+    return default
 
 
 class ModelCardSpec(_Strict):

@@ -1,33 +1,33 @@
 """Compare runs (or a variant with its original) on the same examples, and gate on regressions.
 
-Per metric with per-example outcomes in both: the change over the shared example ids with a CI
-and a paired test — exact McNemar for 0/1 outcomes, the paired bootstrap of the mean otherwise,
-and for a metric with an `ideal` the paired bootstrap of the change in distance from it. The
-p-values of every metric that can regress are then adjusted together (Holm by default,
-Benjamini–Hochberg on request). A metric is flagged only when its change is worse than its
-tolerance (config `regression.tolerances`, default 0) AND the adjusted p-value is below α, so a
-nightly check fails on supported regressions, not on noise across dozens of metrics.
+Per metric with per-example outcomes in both: the worsening over the shared example ids with a CI
+and a one-sided paired test of "worse by no more than the tolerance" (config
+`regression.tolerances`, default 0): exact McNemar for 0/1 outcomes, the paired t test for other
+means, paired DeLong for AUCs and a paired bootstrap within groups (adaptive resamples) for group
+gaps (audit/regression/paired_tests.py). A metric is flagged when that test rejects after the
+correction of its family: hierarchical by default, the suites' headline metrics first and the
+breakdowns of a flagged headline after (audit/regression/family.py). Metrics that cannot be tested
+are listed with the reason.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from audit.regression.comparability import config_difference, dataset_differences, numeric_differences
+from audit.regression.family import assign
+from audit.regression.paired_tests import Tested, align, run_test, seed_of
 from audit.config.sections import RegressionSpec
 from audit.errors import AuditUserError
-from audit.stats.multiple_testing import adjust
 from audit.results.comparison import flagged_first  # noqa: F401  (re-exported)
-from audit.results import (AuditRun, Comparison, Condition, Direction, Metric, MetricChange, Outcomes, Status,
-                           SuiteResult, UnpairedMetric, group_label)
-from audit.stats import is_binary, mcnemar, paired_bootstrap, paired_bootstrap_distance
+from audit.results import (AuditRun, Comparison, Direction, Metric, MetricChange, Outcomes, Status,
+                           SuiteResult, UnpairedMetric, group_label, is_headline)
 
 NOT_GATED = "no direction and no ideal: shown, not gated"
+NO_OUTCOMES = "no per-example outcomes in both runs: shown, not tested"
 
 
 class ComparisonRefused(AuditUserError):
@@ -35,12 +35,12 @@ class ComparisonRefused(AuditUserError):
 
 
 @dataclass(frozen=True)
-class _SuitePair:
+class SuitePair:
     baseline: SuiteResult
     candidate: SuiteResult
 
 
-def _match(baseline: list[SuiteResult], candidate: list[SuiteResult], key_b, key_c) -> list[_SuitePair]:
+def _match(baseline: list[SuiteResult], candidate: list[SuiteResult], key_b, key_c) -> list[SuitePair]:
     """Pair suite results with the same key, in order of appearance (a suite may run twice)."""
     pending: dict[tuple, list[SuiteResult]] = defaultdict(list)
     for result in baseline:
@@ -49,7 +49,7 @@ def _match(baseline: list[SuiteResult], candidate: list[SuiteResult], key_b, key
     for result in candidate:
         queue = pending.get(key_c(result))
         if queue:
-            pairs.append(_SuitePair(queue.pop(0), result))
+            pairs.append(SuitePair(queue.pop(0), result))
     return pairs
 
 
@@ -61,79 +61,63 @@ def _direction(metric: Metric | None) -> Direction:
     return {True: "higher", False: "lower"}.get(metric.higher_is_better, "none")  # type: ignore[return-value]
 
 
-def _aligned(a: Outcomes, b: Outcomes) -> tuple[list[str], np.ndarray, np.ndarray]:
-    b_by_id = dict(zip(b.example_ids, b.values))
-    a_by_id = dict(zip(a.example_ids, a.values))
-    ids = [i for i in a_by_id if i in b_by_id]
-    return ids, np.array([a_by_id[i] for i in ids], float), np.array([b_by_id[i] for i in ids], float)
-
-
-def _metric_of(pair: _SuitePair, outcome: Outcomes) -> Metric | None:
+def _metric_of(pair: SuitePair, outcome: Outcomes) -> Metric | None:
     """The metric the outcomes belong to (for its direction, ideal and unit): the exact breakdown,
     else the overall metric of the same name."""
     for suite in (pair.candidate, pair.baseline):
-        found = suite.metric(outcome.metric, outcome.group, outcome.condition) or suite.metric(outcome.metric)
+        found = (suite.metric(outcome.metric, outcome.group, outcome.condition)
+                 or suite.metric(outcome.metric, outcome.group) or suite.metric(outcome.metric))
         if found is not None:
             return found
     return next((m for m in pair.candidate.metrics if m.name == outcome.metric), None)
 
 
-def _seed(seed: int, *keys: object) -> int:
-    return int.from_bytes(hashlib.sha256(repr((seed,) + keys).encode()).digest()[:4], "little")
-
-
-def _worse_by(direction: Direction, difference: float) -> float:
-    """The tested change signed so that positive means worse."""
-    return {"higher": -difference, "lower": difference, "ideal": difference}.get(direction, 0.0)
-
-
-def _change(pair: _SuitePair, base: Outcomes, cand: Outcomes, spec: RegressionSpec, seed: int) -> MetricChange | None:
-    ids, a, b = _aligned(base, cand)
-    finite = np.isfinite(a) & np.isfinite(b)
-    a, b = a[finite], b[finite]
-    if a.size == 0:
+def tested_change(pair: SuitePair, base: Outcomes, cand: Outcomes, spec: RegressionSpec, seed: int
+            ) -> tuple[MetricChange, Tested, tuple] | None:
+    data = align(base, cand)
+    if data is None:
         return None
     metric = _metric_of(pair, cand)
     direction = _direction(metric)
-    confidence = 1 - spec.alpha
-    key_seed = _seed(seed, pair.candidate.suite, pair.candidate.model, cand.metric, cand.group_key)
-    if direction == "ideal":
-        assert metric is not None and metric.ideal is not None
-        test = paired_bootstrap_distance(a, b, metric.ideal, seed=key_seed, resamples=spec.resamples,
-                                         confidence=confidence)
-    elif direction in ("higher", "lower") and is_binary(a) and is_binary(b):
-        test = mcnemar(a.astype(bool), b.astype(bool), confidence=confidence)
-    else:
-        test = paired_bootstrap(a, b, seed=key_seed, resamples=spec.resamples, confidence=confidence)
+    tolerance = spec.tolerance_for(cand.metric)
+    key_seed = seed_of(seed, pair.candidate.suite, pair.candidate.model, cand.metric, cand.group_key)
+    tested = run_test(data, cand, metric, direction, tolerance if direction != "none" else 0.0,
+                      confidence=1 - spec.alpha, resamples=spec.resamples, seed=key_seed)
+    test = tested.test
     note = None
-    n_cand = len(cand.values)
-    if a.size < n_cand:
-        note = f"paired on {a.size} of {n_cand} candidate examples"
+    if len(data.ids) < len(cand.values):
+        note = f"paired on {len(data.ids)} of {len(cand.values)} candidate examples"
     if direction == "none":
         note = NOT_GATED if note is None else f"{note}; {NOT_GATED}"
     baseline_model = pair.baseline.model if pair.baseline.model != pair.candidate.model else None
-    return MetricChange(
+    change = MetricChange(
         suite=pair.candidate.suite, model=pair.candidate.model, baseline_model=baseline_model, metric=cand.metric,
         group=cand.group, condition=cand.condition, unit=metric.unit if metric else None, direction=direction,
-        ideal=metric.ideal if metric else None, baseline=float(a.mean()), candidate=float(b.mean()),
-        difference=test.difference, ci_low=test.ci_low, ci_high=test.ci_high, confidence=confidence,
-        worse_by=_worse_by(direction, test.difference), tolerance=spec.tolerance_for(cand.metric),
-        p_value=test.p_value, n_paired=test.n, test=test.test, note=note)
+        ideal=metric.ideal if metric else None, baseline=tested.baseline, candidate=tested.candidate,
+        difference=tested.difference, ci_low=tested.ci_low, ci_high=tested.ci_high, confidence=1 - spec.alpha,
+        worse_by=test.worse_by if direction != "none" else 0.0, tolerance=tolerance, p_value=test.p_value,
+        n_paired=test.n, test=test.test, note=note, statistic=cand.statistic,
+        headline=is_headline(pair.candidate.headlines, cand.metric, cand.group))
+    signature = (pair.candidate.model, tuple(data.ids), data.baseline.tobytes(), data.candidate.tobytes(),
+                 direction, change.ideal, cand.statistic)
+    return change, tested, signature
 
 
-def _unpaired(pair: _SuitePair, paired_names: set[str]) -> list[UnpairedMetric]:
-    """Overall metrics of both suite results that have no outcomes: shown side by side, not tested."""
+def _unpaired(pair: SuitePair, paired: set[tuple]) -> list[UnpairedMetric]:
+    """Overall and headline metrics of both suite results without outcomes in both: shown side by side
+    with the reason."""
     out = []
     for m in pair.candidate.metrics:
-        if m.group is not None or m.condition != Condition.ORIGINAL or m.name in paired_names:
+        headline = is_headline(pair.candidate.headlines, m.name, m.group)
+        if (m.group is not None and not headline) or (m.name, m.group_key, m.condition) in paired:
             continue
-        old = pair.baseline.metric(m.name)
+        old = pair.baseline.metric(m.name, m.group, m.condition)
         if old is None:
             continue
         ci = (lambda x: (x.ci_low, x.ci_high) if x.ci_low is not None and x.ci_high is not None else None)
         out.append(UnpairedMetric(suite=pair.candidate.suite, model=pair.candidate.model, metric=m.name,
-                                  unit=m.unit, baseline=old.value, candidate=m.value, baseline_ci=ci(old),
-                                  candidate_ci=ci(m)))
+                                  group=m.group, unit=m.unit, baseline=old.value, candidate=m.value, baseline_ci=ci(old),
+                                  candidate_ci=ci(m), reason=NO_OUTCOMES))
     return out
 
 
@@ -142,49 +126,61 @@ def _label(change: MetricChange) -> str:
     return f"{change.suite}/{change.model} {change.metric}{group}"
 
 
-def compare_pairs(pairs: list[_SuitePair], spec: RegressionSpec, *, seed: int = 0
-                  ) -> tuple[list[MetricChange], list[UnpairedMetric]]:
-    """Every metric with outcomes in both members of a pair, tested and corrected together."""
+@dataclass
+class TestedFamily:
+    """Every change of a comparison before the family correction (the selftest re-corrects copies)."""
+
+    changes: list[MetricChange]
+    tests: list[Tested]
+    duplicate_of: dict[int, int]
+    unpaired: list[UnpairedMetric]
+
+
+def compare_pairs(pairs: list[SuitePair], spec: RegressionSpec, *, seed: int = 0
+                  ) -> tuple[list[MetricChange], list[UnpairedMetric], str]:
+    """Every metric with outcomes in both members of a pair, tested; the family corrected together."""
+    tested = tested_family(pairs, spec, seed=seed)
+    family = assign(tested.changes, tested.tests, spec, tested.duplicate_of)
+    return tested.changes, tested.unpaired, family
+
+
+def tested_family(pairs: list[SuitePair], spec: RegressionSpec, *, seed: int = 0) -> TestedFamily:
+    """Each metric with outcomes in both members of a pair, tested (not yet corrected)."""
     changes: list[MetricChange] = []
+    tests: list[Tested] = []
     unpaired: list[UnpairedMetric] = []
     duplicate_of: dict[int, int] = {}
     seen: dict[tuple, int] = {}
     for pair in pairs:
         base_outcomes = {(o.metric, o.group_key, o.condition): o for o in pair.baseline.outcomes}
-        names = set()
+        names: set[tuple] = set()
         for cand in pair.candidate.outcomes:
             if cand.group is not None and not spec.groups:
                 continue
             base = base_outcomes.get((cand.metric, cand.group_key, cand.condition))
             if base is None:
                 continue
-            change = _change(pair, base, cand, spec, seed)
-            if change is None:
+            made = tested_change(pair, base, cand, spec, seed)
+            if made is None:
                 continue
-            names.add(cand.metric)
-            ids, a, b = _aligned(base, cand)
-            signature = (pair.candidate.model, tuple(ids), a.tobytes(), b.tobytes(), change.direction, change.ideal)
+            change, tested, signature = made
+            names.add((cand.metric, cand.group_key, cand.condition))
             if signature in seen:     # the same test twice (e.g. overall = the only dataset): one hypothesis
-                first = changes[seen[signature]]
-                change.same_as = _label(first)
+                change.same_as = _label(changes[seen[signature]])
                 change.note = f"same outcomes as {change.same_as}"
                 duplicate_of[len(changes)] = seen[signature]
             else:
                 seen[signature] = len(changes)
             changes.append(change)
+            tests.append(tested)
         unpaired.extend(_unpaired(pair, names))
-    family = [i for i, c in enumerate(changes) if c.direction != "none" and i not in duplicate_of]
-    adjusted = adjust([changes[i].p_value for i in family], spec.correction)
-    for i, p_adj in zip(family, adjusted):
-        c = changes[i]
-        c.p_adjusted = p_adj
-        supported = p_adj < spec.alpha
-        c.regression = supported and c.worse_by > c.tolerance
-        c.improvement = supported and c.worse_by < 0
-    for i, first in duplicate_of.items():
-        changes[i].p_adjusted = changes[first].p_adjusted
-        changes[i].regression, changes[i].improvement = changes[first].regression, changes[first].improvement
-    return changes, unpaired
+    return TestedFamily(changes, tests, duplicate_of, unpaired)
+
+
+def suite_pairs(baseline: AuditRun, candidate: AuditRun) -> list[SuitePair]:
+    """Suite results of two runs paired by (suite, model), errored baselines left out."""
+    key = (lambda s: (s.suite, s.model))
+    return _match([s for s in baseline.suites if s.status != Status.ERROR], candidate.suites, key, key)
 
 
 def _status(changes: list[MetricChange]) -> Status:
@@ -222,9 +218,8 @@ def compare_runs(baseline: AuditRun, candidate: AuditRun, spec: RegressionSpec |
         comparison.message = (f"the candidate run {candidate.run_id} has status 'error' (a suite could not run); "
                               f"a regression check needs a complete run")
         return comparison
-    key = (lambda s: (s.suite, s.model))
-    pairs = _match([s for s in baseline.suites if s.status != Status.ERROR], candidate.suites, key, key)
-    comparison.metrics, comparison.unpaired = compare_pairs(pairs, spec, seed=seed)
+    pairs = suite_pairs(baseline, candidate)
+    comparison.metrics, comparison.unpaired, comparison.family = compare_pairs(pairs, spec, seed=seed)
     if not comparison.metrics:
         comparison.status = Status.ERROR
         comparison.message = ("no metric with per-example outcomes is shared by the two runs, so nothing was "
@@ -247,7 +242,7 @@ def compare_models(run: AuditRun, base: str, variant: str, spec: RegressionSpec 
         comparison.message = f"a suite could not run on the variant {variant}"
         return comparison
     pairs = _match(base_results, variant_results, lambda s: s.suite, lambda s: s.suite)
-    comparison.metrics, comparison.unpaired = compare_pairs(pairs, spec, seed=seed)
+    comparison.metrics, comparison.unpaired, comparison.family = compare_pairs(pairs, spec, seed=seed)
     if not comparison.metrics:
         comparison.status = Status.ERROR
         comparison.message = (f"no metric with per-example outcomes was measured on both {base} and {variant} "

@@ -6,17 +6,19 @@ comparison (run comparisons, variant reports, histories) and migrate (older sche
 """
 
 from audit.results.comparison import (COMPARISON_SOURCE, Comparison, Direction, HistoryPoint, MetricChange,
-                                      MetricHistory, UnpairedMetric, VariantReport)
-from audit.results.records import (AUDITED, DERIVED_PREFIX, SCHEMA_VERSION, UNIT_PROPORTION, Condition, Estimate, Example, Finding, Group,
+                                      MetricHistory, Selftest, SelftestRow, UnpairedMetric, VariantReport)
+from audit.results.records import (AUDITED, DERIVED_PREFIX, SCHEMA_VERSION, STAT_AUC, STAT_EO_GAP, STAT_MAX_GAP,
+                                   STAT_MEAN, Statistic, UNIT_PROPORTION, Condition, Estimate, Example, Finding, Group,
                                    Metric, Outcomes, Power, Severity, Span, Status, Verdict, group_key,
-                                   group_label, parse_group)
+                                   group_label, is_headline, metric_label, parse_group)
 from audit.results.run import (AuditRun, DatasetProvenance, DerivedModelProvenance, ModelProvenance, Provenance,
                                SuiteResult)
 from audit.results.views import (Bar, BarChartView, ExampleListView, LineChartView, MatrixHeatmapView, Series,
                                  TableView, TokenHeatmapView, TokenScores, View)
 
 __all__ = [
-    "AUDITED", "DERIVED_PREFIX", "Power", "Verdict",
+    "AUDITED", "DERIVED_PREFIX", "Power", "Verdict", "STAT_AUC", "STAT_EO_GAP", "STAT_MAX_GAP", "STAT_MEAN",
+    "Statistic", "is_headline", "metric_label", "Selftest", "SelftestRow",
     "AuditRun", "Bar", "BarChartView", "COMPARISON_SOURCE", "Comparison", "Condition", "DatasetProvenance",
     "DerivedModelProvenance", "Direction", "Estimate", "Example", "ExampleListView", "Finding", "Group",
     "HistoryPoint", "LineChartView", "MatrixHeatmapView", "Metric", "MetricChange", "MetricHistory",

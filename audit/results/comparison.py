@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from audit.results.records import Condition, Estimate, Group, Status, _Record, group_key
+from audit.results.records import Condition, Estimate, Group, Power, Status, Verdict, _Record, group_key
 
 Direction = Literal["higher", "lower", "ideal", "none"]
 # evidence["source"] of the findings a comparison adds to a run (JUnit reports the comparison itself)
@@ -48,6 +48,11 @@ class MetricChange(_Record):
     improvement: bool = False
     note: str | None = None
     same_as: str | None = None    # the same outcomes as this earlier metric: one hypothesis, counted once
+    statistic: str = "mean"       # how the metric is computed from its outcomes (Outcomes.statistic)
+    headline: bool = True         # tested in the headline family (False: a breakdown under its headline)
+    tested: bool = True           # False: a breakdown whose headline was neither flagged nor configured
+    verdict: Verdict | None = None  # fail: flagged; pass: non-inferiority shown (CI of worse_by below the tolerance)
+    power: Power | None = None
 
     @property
     def group_key(self) -> str | None:
@@ -55,7 +60,7 @@ class MetricChange(_Record):
 
 
 class UnpairedMetric(_Record):
-    """A headline metric without per-example outcomes: shown next to its baseline, never tested."""
+    """A metric that could not be tested: shown next to its baseline with the reason."""
 
     suite: str
     model: str
@@ -66,6 +71,7 @@ class UnpairedMetric(_Record):
     candidate: float
     baseline_ci: tuple[float, float] | None = None
     candidate_ci: tuple[float, float] | None = None
+    reason: str = "no per-example outcomes: shown, not tested"
 
 
 class Comparison(_Record):
@@ -78,6 +84,7 @@ class Comparison(_Record):
     candidate_run_id: str
     alpha: float = 0.05
     correction: Literal["holm", "bh", "none"] = "holm"
+    family: str | None = None                 # how the family of tests was formed and corrected, in words
     status: Status = Status.PASSED            # failed: a supported regression; error: nothing comparable
     message: str | None = None
     overridden: list[str] = Field(default_factory=list)   # checks --force overrode (datasets, config)
@@ -134,3 +141,37 @@ def flagged_first(changes: list[MetricChange]) -> list[MetricChange]:
     """Regressions first (largest worsening first), then the rest by adjusted p-value."""
     return sorted(changes, key=lambda c: (not c.regression, -c.worse_by if c.regression else 0.0,
                                           c.p_adjusted if c.p_adjusted is not None else 2.0))
+class SelftestRow(_Record):
+    """One verdict of a selftest: how often a planted defect of `size` was flagged, and how often the
+    same metric was flagged in null draws (no defect, only `noise`)."""
+
+    suite: str
+    model: str
+    metric: str
+    group: Group | None = None
+    condition: Condition = Condition.ORIGINAL
+    statistic: str = "mean"
+    n: int
+    planted: str                          # the defect, in words
+    size: float                           # share of the metric's examples moved to the worst value
+    detection_rate: float
+    false_alarm_rate: float
+    draws: int
+    minimum_detectable_effect: float | None = None   # analytic, from the comparison's power
+    planted_effect: float | None = None   # mean worsening the plants caused, in the metric's units
+    detects: bool = False                 # detection_rate >= target_power
+
+
+class Selftest(_Record):
+    """`run_audit.py selftest`: what this audit can detect, simulated on a run's own per-example outcomes."""
+
+    run_id: str
+    size: float
+    noise: float
+    draws: int
+    seed: int = 0
+    alpha: float = 0.05
+    family: str | None = None
+    target_power: float = 0.8
+    family_false_alarm_rate: float = 0.0  # share of null draws in which any metric was flagged
+    rows: list[SelftestRow] = Field(default_factory=list)

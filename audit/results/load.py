@@ -14,7 +14,7 @@ from audit.results.run import AuditRun
 
 MAX_REPORTED_ERRORS = 5
 
-READABLE_MAJORS = ("1", major(SCHEMA_VERSION))   # 1.x is migrated on reading
+READABLE_MAJORS = ("1", "2", major(SCHEMA_VERSION))   # 1.x and 2.x are migrated on reading
 
 
 def _check_version(path: Path, data: dict) -> None:

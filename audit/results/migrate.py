@@ -1,4 +1,8 @@
-"""Read older results.json files: migrate schema 1.x (as a plain dict) to the current 2.0 in memory.
+"""Read older results.json files: migrate schema 1.x and 2.x (as plain dicts) to the current 3.0 in memory.
+
+2.x -> 3.0 (`migrate_v2`): every 3.0 addition is optional, so a 2.x file needs only its gate
+findings' verdicts: a 2.x gate compared point estimates, so its "passed" is not a 3.0 pass (the CI may
+straddle the bound) and becomes `inconclusive` with a note; a violation stays a `fail`.
 
 Why: results.json is a public contract; a stored baseline must stay comparable after an upgrade.
 What 1.x wrote and 2.0 changed (see DESIGN.md):
@@ -20,6 +24,8 @@ from typing import Any, Callable
 from audit.results import SCHEMA_VERSION, UNIT_PROPORTION
 
 V1_MAJOR = "1"
+V2_MAJOR = "2"
+V2_GATE_NOTE = "schema 2.x gate (point estimate, no power recorded): a pass is not evidence at 3.0"
 PERCENT = "%"
 FRACTION = "fraction"
 TEMPLATE_PREFIX = "template="
@@ -140,9 +146,32 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def migrate_finding_v2(finding: dict[str, Any]) -> dict[str, Any]:
+    """A 2.x gate finding with a 3.0 verdict: violations fail, a point-estimate pass is inconclusive."""
+    out = dict(finding)
+    if out.get("gate") and out.get("verdict") is None:
+        out["verdict"] = "inconclusive" if out.get("severity") == "info" else "fail"
+        out["evidence"] = {**(out.get("evidence") or {}), "migrated": V2_GATE_NOTE}
+    return out
+
+
+def migrate_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A 2.x results dict as a 3.0 one (a new dict; the input is not changed)."""
+    out = copy.deepcopy(data)
+    out["findings"] = _each(out.get("findings", []), "findings", migrate_finding_v2)
+    for suite in _each(out.get("suites", []), "suites", lambda s: s):
+        suite["findings"] = _each(suite.get("findings", []), "suites[].findings", migrate_finding_v2)
+    out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """Bring a results dict of any readable schema to the current one (2.x passes through)."""
+    """Bring a results dict of any readable schema to the current one (1.x -> 2.x -> 3.0)."""
     version = str(data.get("schema_version", ""))
     if major(version) == V1_MAJOR:
-        return migrate_v1(data)
+        data = migrate_v1(data)
+        data["schema_version"] = "2.1"
+        version = "2.1"
+    if major(version) == V2_MAJOR:
+        return migrate_v2(data)
     return data

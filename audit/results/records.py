@@ -6,13 +6,17 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # 2.1 added the optional `comparison`, `variants` and `history` of an AuditRun (2.0 files still load).
-SCHEMA_VERSION = "2.1"
+# 3.0: three-valued verdicts with power (Finding.verdict/power, MetricChange.verdict/power), Outcomes of
+# non-mean statistics (`statistic`, `labels`, `strata`), untestable metrics with a reason, gates judge the CI
+# by default, and the `selftest` of a run (audit/results/migrate.py reads 1.x and 2.x files).
+SCHEMA_VERSION = "3.0"
 
 # One unit convention: every proportion or rate (accuracy, CrowS-Pairs metric, flip rate, attack
 # success rate, ...) is a fraction in [0, 1] with unit "proportion"; renderers show it as %.
@@ -65,6 +69,25 @@ def parse_group(text: str | None) -> Group | None:
             raise ValueError(f"group {text!r} is not of the form 'key=value;key2=value2'")
         group[pair[0].strip()] = pair[1].strip()
     return group
+
+
+def metric_label(name: str, group: Mapping[str, str] | None = None) -> str:
+    """`name` or `name[group_key]`: how a suite's declared headline metrics are written (globs allowed)."""
+    key = group_key(group)
+    return name if key is None else f"{name}[{key}]"
+
+
+def _glob(pattern: str) -> "re.Pattern[str]":
+    """`*` and `?` are wildcards; everything else (the brackets of `name[group]` included) is literal."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z")
+
+
+def is_headline(patterns: list[str] | tuple[str, ...], name: str, group: Mapping[str, str] | None = None) -> bool:
+    """Whether a metric is one of the declared headlines; with none declared, every overall metric is."""
+    if not patterns:
+        return not group
+    label = metric_label(name, group)
+    return any(_glob(p).match(label) for p in patterns)
 
 
 AUDITED = "audited"           # Metric.subject of the model under audit
@@ -138,14 +161,25 @@ class Metric(Estimate):
         return cls(name=name, **estimate.model_dump(), **fields)
 
 
+# How a metric is computed from its Outcomes (compare re-computes it on the shared examples):
+STAT_MEAN = "mean"          # mean of `values` (accuracy, a bias score written as per-item +1/0/−1, ...)
+STAT_AUC = "auc"            # ROC AUC of `values` (scores) against `labels` (1 member, 0 non-member)
+STAT_MAX_GAP = "max_gap"    # max − min over `strata` of the mean of `values` (demographic parity difference)
+STAT_EO_GAP = "eo_gap"      # equalized-odds difference of predictions `values` against `labels` over `strata`
+Statistic = Literal["mean", "auc", "max_gap", "eo_gap"]
+
+
 class Outcomes(_Record):
-    """Per-example values behind an overall metric, for paired comparisons between runs."""
+    """Per-example values behind a metric, for paired comparisons between runs."""
 
     metric: str
     group: Group | None = None
     condition: Condition = Condition.ORIGINAL
     example_ids: list[str]
     values: list[float]
+    statistic: Statistic = STAT_MEAN
+    labels: list[float] | None = None     # auc / eo_gap: the true label of each example
+    strata: list[str] | None = None       # max_gap / eo_gap: the group of each example
 
     @property
     def group_key(self) -> str | None:

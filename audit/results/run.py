@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from pydantic import Field
 
-from audit.results.comparison import Comparison, MetricHistory, VariantReport
+from audit.results.comparison import Comparison, MetricHistory, Selftest, VariantReport
 from audit.results.records import (SCHEMA_VERSION, Condition, Example, Finding, Metric, Outcomes, Status, _Record,
                                    group_key)
 from audit.results.views import View
@@ -25,6 +25,9 @@ class SuiteResult(_Record):
     outcomes: list[Outcomes] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    # the suite's headline metrics (`name` or `name[group_key]`, globs allowed): compare tests them first
+    # and the compliance report leads with them; empty: every overall metric is a headline
+    headlines: list[str] = Field(default_factory=list)
 
     def metric(self, name: str, group: Mapping[str, str] | str | None = None,
                condition: Condition | str = Condition.ORIGINAL) -> Metric | None:
@@ -91,6 +94,7 @@ class AuditRun(_Record):
     comparison: Comparison | None = None
     variants: list[VariantReport] = Field(default_factory=list)
     history: list[MetricHistory] = Field(default_factory=list)
+    selftest: Selftest | None = None          # what this audit can detect (`run_audit.py selftest`)
 
     def all_findings(self) -> list[Finding]:
         return self.findings + [f for s in self.suites for f in s.findings]

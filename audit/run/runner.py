@@ -165,7 +165,7 @@ class Runner:
         bar.close()
         results, models, datasets, derived = merge_outcomes([outcomes[j.key] for j in canonical_order(jobs)])
 
-        run_findings = apply_gates(self.config.gates, results)
+        run_findings = apply_gates(self.config.gates, results, on_inconclusive=self.config.on_inconclusive)
         for result in results:
             if result.status == Status.PASSED and any(f.severity == Severity.FAIL for f in result.findings):
                 result.status = Status.FAILED

@@ -89,13 +89,16 @@ class Suite(ABC):
         mapped onto a classifier's when `check_labels` is set) and every other file reference resolved."""
         labels = ctx.model_labels if self.check_labels else None
         return check_tables(config, ctx.data, where=ctx.where, model_labels=labels)
+    # headline metrics (`name` or `name[group_key]`, globs): tested first by compare, led with in reports
+    headlines: ClassVar[tuple[str, ...]] = ()
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         """Capabilities the adapter must have for this config (default: the class's `requires`)."""
         return self.requires
 
     def new_result(self, ctx: Context) -> SuiteResult:
-        return SuiteResult(suite=self.name, suite_version=self.version, model=ctx.model_name)
+        return SuiteResult(suite=self.name, suite_version=self.version, model=ctx.model_name,
+                           headlines=list(self.headlines))
 
     @abstractmethod
     def run(self, ctx: Context) -> SuiteResult:

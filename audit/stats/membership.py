@@ -209,3 +209,39 @@ def tpr_at_fpr_bootstrap(scores: ArrayLike, is_member: ArrayLike, fpr: float,
     alpha = 1.0 - confidence
     low, high = np.quantile(out, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+def delong_components(scores: ArrayLike, is_member: ArrayLike) -> tuple[np.ndarray, np.ndarray, float]:
+    """DeLong's structural components: (V10 per member, V01 per non-member, AUC), in input order.
+
+    V10 is a member's placement among the non-members and V01 a non-member's among the members
+    (ties ½); their means are the AUC. Two runs' components on the same examples give the paired
+    DeLong variance of an AUC difference (`paired_auc_difference`).
+    """
+    x, y = _split(scores, is_member)
+    m, n = x.size, y.size
+    tz = _midranks(np.r_[x, y])
+    v10 = (tz[:m] - _midranks(x)) / n
+    v01 = 1.0 - (tz[m:] - _midranks(y)) / m
+    return v10, v01, float(v10.mean())
+
+
+@dataclass(frozen=True)
+class PairedAuc:
+    difference: float    # AUC_candidate − AUC_baseline
+    se: float            # paired DeLong standard error of the difference
+    p_value: float       # two-sided, normal
+    n_members: int
+    n_nonmembers: int
+
+
+def paired_auc_difference(scores_baseline: ArrayLike, scores_candidate: ArrayLike,
+                          is_member: ArrayLike) -> PairedAuc:
+    """Paired DeLong test of two AUCs on the same members and non-members (DeLong et al. 1988):
+    Var = Var(V10_c − V10_b)/m + Var(V01_c − V01_b)/n."""
+    b10, b01, auc_b = delong_components(scores_baseline, is_member)
+    c10, c01, auc_c = delong_components(scores_candidate, is_member)
+    d10, d01 = c10 - b10, c01 - b01
+    var = (d10.var(ddof=1) / d10.size if d10.size > 1 else 0.0) + (d01.var(ddof=1) / d01.size if d01.size > 1 else 0.0)
+    se = float(np.sqrt(max(var, 0.0)))
+    diff = auc_c - auc_b
+    p = (1.0 if diff == 0 else 0.0) if se == 0 else float(2 * sps.norm.sf(abs(diff) / se))
+    return PairedAuc(diff, se, p, d10.size, d01.size)

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from audit.regression.comparability import protocol_sha256
-from audit.results import (AuditRun, Condition, Finding, Metric, Outcomes, Provenance, Severity, Status, SuiteResult,
+from audit.results import (STAT_MEAN, AuditRun, Condition, Finding, Metric, Outcomes, Provenance, Severity, Status, SuiteResult,
                            group_key, parse_group)
 
 ZLIB_LEVEL = 6
@@ -73,6 +73,8 @@ def suite_rows(run: AuditRun) -> dict[str, list[dict[str, Any]]]:
                 "confidence": m.confidence, "nan_share": _float(m.nan_share), "higher_is_better": m.higher_is_better,
                 "ideal": _float(m.ideal), "unit": m.unit, "description": m.description})
         for o in s.outcomes:
+            if o.statistic != STAT_MEAN:   # AUC / group-gap outcomes need labels and strata the store does not keep
+                continue
             out["outcomes"].append({
                 "run_id": rid, "suite_position": pos, "metric": o.metric, "group_key": o.group_key,
                 "condition": o.condition.value, "n": len(o.values), "example_ids": pack_ids(o.example_ids),

@@ -19,7 +19,7 @@ from audit.run.registry import declared_metric_names
 
 MAPPING_FILE = "mapping.yaml"
 CAVEATS_FILE = "caveats.yaml"
-RUN_EVIDENCE = ("provenance", "comparison", "variants", "history")
+RUN_EVIDENCE = ("provenance", "comparison", "variants", "history", "power", "selftest")
 
 
 class _Strict(BaseModel):

@@ -15,12 +15,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from audit.config.sections import ModelCardSpec
-from audit.results import AuditRun, Condition, Finding, Metric, Severity, Status
+from audit.results import AUDITED, AuditRun, Condition, Finding, Metric, Severity, Status, group_label, is_headline
 from reports.compliance.catalog import Mapping, load_caveats, load_mapping
+from reports.detectability import DetectRow, detect_rows, has_power_table
 
 NOT_EVIDENCED = "not evidenced by this audit"
 NOT_STATED = "not stated (set it in the config's model_card block)"
 GROUPED_ROWS_PER_METRIC = 40
+GROUPS_PER_EVIDENCE = 3      # grouped metrics listed as evidence per metric (the rest are in the tables)
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class ResultRow:
     model: str
     metric: Metric
     refs: tuple[str, ...]
+    headline: bool = False
 
 
 @dataclass
@@ -80,12 +83,19 @@ class ComplianceDocument:
     frameworks: dict[str, tuple[str, list[Requirement]]]
     gates: list[tuple[str, Finding]]
     reproduce: list[str]
+    derived: list[ResultRow] = field(default_factory=list)    # about models the run derived: never evidence
+    detect: list[DetectRow] = field(default_factory=list)
 
     @property
     def headline(self) -> list[ResultRow]:
-        """The first overall metric of each suite result: the numbers a reader sees first."""
+        """Each suite result's declared headline metrics (else its first overall metric): what a reader sees first."""
+        rows: list[ResultRow] = []
         seen: set[tuple[str, str]] = set()
-        rows = []
+        for area in self.areas:
+            for row in area.overall + area.grouped:
+                if row.headline:
+                    rows.append(row)
+                    seen.add((row.suite, row.model))
         for area in self.areas:
             for row in area.overall:
                 if (row.suite, row.model) not in seen:
@@ -116,17 +126,22 @@ def _models(run: AuditRun) -> list[ModelRow]:
     return rows
 
 
-def _areas(run: AuditRun, mapping: Mapping) -> tuple[list[Area], list[ResultRow]]:
+def _areas(run: AuditRun, mapping: Mapping) -> tuple[list[Area], list[ResultRow], list[ResultRow]]:
     areas = {key: Area(key, title) for key, title in mapping.areas.items()}
     unmapped: list[ResultRow] = []
+    derived: list[ResultRow] = []
     per_metric: dict[tuple[str, str, str], int] = {}
     for result in run.suites:
         if result.status == Status.ERROR:
             continue
         for metric in result.metrics:
             rule = mapping.rule_for(metric.name, result.suite)
+            if metric.subject != AUDITED:
+                derived.append(ResultRow(result.suite, result.model, metric, ()))
+                continue
             refs = tuple(_refs(mapping, rule.evidence)) if rule else ()
-            row = ResultRow(result.suite, result.model, metric, refs)
+            row = ResultRow(result.suite, result.model, metric, refs,
+                            headline=bool(result.headlines) and is_headline(result.headlines, metric.name, metric.group))
             if rule is None:
                 if metric.group is None:
                     unmapped.append(row)
@@ -137,9 +152,9 @@ def _areas(run: AuditRun, mapping: Mapping) -> tuple[list[Area], list[ResultRow]
             else:
                 key = (result.suite, result.model, metric.name)
                 per_metric[key] = per_metric.get(key, 0) + 1
-                if per_metric[key] <= GROUPED_ROWS_PER_METRIC:
+                if per_metric[key] <= GROUPED_ROWS_PER_METRIC or row.headline:
                     area.grouped.append(row)
-    return list(areas.values()), unmapped
+    return list(areas.values()), unmapped, derived
 
 
 def _refs(mapping: Mapping, ids: list[str]) -> list[str]:
@@ -158,12 +173,21 @@ def _requirements(run: AuditRun, mapping: Mapping, areas: list[Area]) -> dict[st
     for result in run.suites:
         if result.status == Status.ERROR:
             continue
+        overall = {m.name for m in result.metrics if m.group is None and m.subject == AUDITED}
+        listed: dict[str, int] = {}
         for metric in result.metrics:
             rule = mapping.rule_for(metric.name, result.suite)
-            if rule is not None and metric.group is None:
+            if rule is None or metric.subject != AUDITED:      # a derived model's numbers are not evidence
+                continue
+            if metric.group is None:
                 add(rule.evidence, f"{metric.name} ({result.model})")
+            elif metric.name not in overall or is_headline(result.headlines, metric.name, metric.group):
+                listed[metric.name] = listed.get(metric.name, 0) + 1     # grouped: with the group in the label
+                if listed[metric.name] <= GROUPS_PER_EVIDENCE:
+                    add(rule.evidence, f"{metric.name} [{group_label(metric.group)}] ({result.model})")
     present = {"provenance": True, "comparison": run.comparison is not None and run.comparison.status != Status.ERROR,
-               "variants": bool(run.variants), "history": any(len(h.points) > 1 for h in run.history)}
+               "variants": bool(run.variants), "history": any(len(h.points) > 1 for h in run.history),
+               "power": has_power_table(run), "selftest": run.selftest is not None and bool(run.selftest.rows)}
     for key, entry in mapping.run.items():
         if present.get(key):
             add(entry.evidence, entry.label)
@@ -229,10 +253,11 @@ def reproduce_commands(run: AuditRun) -> list[str]:
 def build_document(run: AuditRun) -> ComplianceDocument:
     mapping = load_mapping()
     card, problem = model_card(run)
-    areas, unmapped = _areas(run, mapping)
+    areas, unmapped, derived = _areas(run, mapping)
     names = ", ".join(run.provenance.models) or "the audited models"
     return ComplianceDocument(
         run=run, title=card.title or f"Model card and transparency report: {names}", card=card, card_problem=problem,
         models=_models(run), areas=areas, unmapped=unmapped, limitations=_limitations(run, card),
-        frameworks=_requirements(run, mapping, areas), gates=_gates(run), reproduce=reproduce_commands(run))
+        frameworks=_requirements(run, mapping, areas), gates=_gates(run), reproduce=reproduce_commands(run),
+        derived=derived, detect=detect_rows(run))
 

@@ -58,6 +58,13 @@ def compliance_markdown(doc: ComplianceDocument) -> str:
             continue
         out += _results(area.overall) if area.overall else []
         out += (["By group or condition:", ""] + _results(area.grouped, True)) if area.grouped else []
+    out += ["## Derived models", "", "Numbers about models the run derived (never evidence for the audited model).", ""]
+    out += _results(doc.derived, True) if doc.derived else ["*This run reports no metric about a derived model.*", ""]
+    out += ["## What this audit could detect", ""]
+    out += _table(["verdict", "what", "where", "n", "min. detectable effect", "power", "note"],
+                  [[r.verdict, code(r.label), md(r.where), format_number(r.n), format_number(r.mde),
+                    format_number(r.power), ("**cannot test** " if not r.can_test else "") + md(r.note or "")]
+                   for r in doc.detect]) if doc.detect else ["*No verdict of this run records its power.*", ""]
     out += ["## Changes and compression", ""]
     if run.comparison is not None:
         c = run.comparison

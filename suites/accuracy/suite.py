@@ -10,11 +10,11 @@ from audit.models.adapters.base import Capability
 from audit.results import SuiteResult
 from audit.errors import AuditUserError
 from audit.run.suite import CheckContext, Context, Suite, SuiteConfig
-from suites.accuracy.classification import score_dataset
+from suites.accuracy.classification import ACCURACY, score_dataset
 from suites.accuracy.config import AccuracyConfig, LabelledDataset, LmEvalConfig
 from suites.accuracy.names import METRICS
 from audit.data.labelled import load_labelled, read_labelled
-from suites.accuracy.lm_eval_part import score_lm_eval
+from suites.accuracy.lm_eval_part import LM_EVAL_PREFIX, score_lm_eval
 
 __all__ = ["AccuracySuite", "AccuracyConfig", "LabelledDataset", "LmEvalConfig"]
 
@@ -26,6 +26,7 @@ class AccuracySuite(Suite):
     metrics = METRICS
     version = "1.0"
     Config = AccuracyConfig
+    headlines = (ACCURACY, f"{LM_EVAL_PREFIX}.*")
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         assert isinstance(config, AccuracyConfig)

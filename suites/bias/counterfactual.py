@@ -245,8 +245,12 @@ class CounterfactualPart:
             add({SOURCE_KEY: p.source}, i)
             if p.source == SOURCE_HATECHECK:
                 add(p.group, i)
-        result.outcomes.append(Outcomes(metric=FLIP_RATE, example_ids=[p.uid for p in pairs],
-                                        values=flipped.astype(float).tolist()))
+        for group, members in groups.values():        # per-pair outcomes, overall and by source / target group
+            ids = [pairs[i].uid for i in members]
+            result.outcomes.append(Outcomes(metric=FLIP_RATE, group=group, example_ids=ids,
+                                            values=flipped[members].astype(float).tolist()))
+            result.outcomes.append(Outcomes(metric=MEAN_ABS_DELTA, group=group, example_ids=ids,
+                                            values=np.abs(delta[members]).tolist()))
         for key, (group, members) in groups.items():
             clusters = [pairs[i].cluster for i in members]
             flips = clustered_wilson(flipped[members].astype(float), clusters)

@@ -183,6 +183,11 @@ class CrowsPairsPart:
         self._metrics(ctx, cfg, result, pairs, outcomes)
         result.outcomes.append(Outcomes(metric=METRIC, example_ids=[p.id for p in pairs],
                                         values=outcomes.stereotyping.tolist()))
+        for bias_type in sorted({p.bias_type for p in pairs}):     # per-pair outcomes of each bias type
+            own = [k for k, p in enumerate(pairs) if p.bias_type == bias_type]
+            result.outcomes.append(Outcomes(metric=METRIC, group={GROUP_KEY: bias_type},
+                                            example_ids=[pairs[k].id for k in own],
+                                            values=outcomes.stereotyping[own].tolist()))
         result.findings.append(Finding(severity=Severity.INFO, metric=METRIC, message=NOISE_NOTE,
                                        evidence={"n_pairs": len(pairs)}))
         self._views(cfg, result, pairs, more, less)

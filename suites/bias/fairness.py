@@ -23,8 +23,8 @@ from audit.models.adapters.base import Capability, ModelAdapter
 from audit.data.labelled import ON_BLANK_DROP, is_blank
 from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
-from audit.results import (UNIT_PROPORTION, Bar, BarChartView, Finding, Group, Metric, Severity, SuiteResult,
-                           TableView, group_key, group_label)
+from audit.results import (STAT_EO_GAP, STAT_MAX_GAP, UNIT_PROPORTION, Bar, BarChartView, Finding, Group, Metric,
+                           Outcomes, Severity, SuiteResult, TableView, group_key, group_label, parse_group)
 from audit.stats import wilson_interval
 from audit.run.suite import Context, SuiteConfig
 
@@ -208,6 +208,34 @@ def percentile_ci(draws: np.ndarray, confidence: float = 0.95,
     return float(low), float(high)
 
 
+def occurrence_ids(texts: list[str]) -> list[str]:
+    """Stable per-row ids from the text (a repeated text gets #2, #3, ...), the same in any seeded subset."""
+    seen: dict[str, int] = {}
+    out = []
+    for text in texts:
+        seen[text] = seen.get(text, 0) + 1
+        out.append(text if seen[text] == 1 else f"{text}#{seen[text]}")
+    return out
+
+
+def fairness_outcomes(ids: list[str], y_true: np.ndarray, y_pred: np.ndarray, sensitive: pd.DataFrame,
+                      columns: list[str]) -> list[Outcomes]:
+    """Per-row outcomes: the disparities (recomputed per group by compare: a paired bootstrap within
+    groups) and each group's accuracy and selection rate (means of 0/1 outcomes)."""
+    strata = [group_key(group_name(columns, tuple(row))) or "" for row in sensitive.to_numpy()]
+    pred, true = y_pred.astype(float).tolist(), y_true.astype(float).tolist()
+    out = [Outcomes(metric=DP_DIFFERENCE, example_ids=ids, values=pred, statistic=STAT_MAX_GAP, strata=strata),
+           Outcomes(metric=EO_DIFFERENCE, example_ids=ids, values=pred, labels=true, statistic=STAT_EO_GAP,
+                    strata=strata)]
+    correct = (y_true == y_pred).astype(float)
+    for key in dict.fromkeys(strata):
+        rows = [k for k, s in enumerate(strata) if s == key]
+        group, own = parse_group(key), [ids[k] for k in rows]
+        out.append(Outcomes(metric=ACCURACY, group=group, example_ids=own, values=correct[rows].tolist()))
+        out.append(Outcomes(metric=SELECTION_RATE, group=group, example_ids=own, values=[pred[k] for k in rows]))
+    return out
+
+
 # ---------------------------------------------------------------- the part
 
 
@@ -240,6 +268,8 @@ class FairnessPart:
                 severity=Severity.INFO, metric=None,
                 message=f"Fairness: {dropped} row(s) with a blank text, label or sensitive cell were dropped "
                         "(on_blank: drop); the rates describe the other rows only."))
+        result.outcomes.extend(fairness_outcomes(occurrence_ids(frame[cfg.text_column].astype(str).tolist()),
+                                                 y_true, y_pred, sensitive, cfg.sensitive_columns))
         if model_label != cfg.positive_label:
             result.findings.append(Finding(
                 severity=Severity.INFO, metric=EO_DIFFERENCE,

@@ -16,14 +16,19 @@ from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
 from audit.errors import AuditUserError
 from audit.run.suite import CheckContext, Context, Suite, SuiteConfig
-from suites.bias.bbq import BBQConfig, BBQPart
-from suites.bias.counterfactual import CounterfactualConfig, CounterfactualPart
-from suites.bias.crows_pairs import CrowsPairsConfig, CrowsPairsPart
-from suites.bias.fairness import KEY as FAIRNESS_KEY, FairnessConfig, FairnessPart, read_fairness_data
-from suites.bias.parts import BiasPart
+from suites.bias.bbq import BIAS_SCORE_AMBIG, BIAS_SCORE_DISAMBIG, BBQConfig, BBQPart
+from suites.bias.counterfactual import FLIP_RATE, CounterfactualConfig, CounterfactualPart
+from suites.bias.crows_pairs import METRIC as CROWS_METRIC, CrowsPairsConfig, CrowsPairsPart
+from suites.bias.fairness import (KEY as FAIRNESS_KEY, DP_DIFFERENCE, EO_DIFFERENCE, FairnessConfig, FairnessPart,
+                                  read_fairness_data)
 from suites.bias.names import METRICS
-from suites.bias.templates import TemplateProbeConfig, TemplateProbePart
-from suites.bias.winobias import WinoBiasConfig, WinoBiasPart
+from suites.bias.parts import BiasPart
+from suites.bias.templates import ASSOCIATION as TEMPLATES_ASSOCIATION, TemplateProbeConfig, TemplateProbePart
+from suites.bias.winobias import PRO_PREFERENCE, WinoBiasConfig, WinoBiasPart
+
+# one headline per part: what a regression check tests first and the compliance report leads with
+HEADLINES = (TEMPLATES_ASSOCIATION, CROWS_METRIC, PRO_PREFERENCE, BIAS_SCORE_AMBIG, BIAS_SCORE_DISAMBIG, FLIP_RATE,
+             DP_DIFFERENCE, EO_DIFFERENCE)
 
 AUTO = "auto"
 # The order parts run and report in; each class is stateless, instantiated per run.
@@ -79,6 +84,7 @@ class BiasSuite(Suite):
     metrics = METRICS
     version = "1.0"
     Config = BiasConfig
+    headlines = HEADLINES
     requires = frozenset({Capability.TOKENIZE})
 
     def check_inputs(self, config: SuiteConfig, ctx: CheckContext) -> list[str]:

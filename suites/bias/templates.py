@@ -20,6 +20,7 @@ from audit.errors import DataError
 from audit.results import (Bar, BarChartView, Example, ExampleListView, Finding, Group, Metric, Severity, Span,
                            SuiteResult, TableView)
 from audit.stats import bootstrap_estimate, bootstrap_mean
+from suites.bias.outcomes import word_outcomes
 from audit.run.suite import Context, SuiteConfig
 from suites.bias.template_probes import (DEFAULT_PROBES, KEY, Attribute, Template,
                                         balanced_subset, fill, load_probes)
@@ -186,6 +187,10 @@ class TemplateProbePart:
             raise DataError(f"{probes.path}: no target word of groups {groups} is a single token for "
                             f"model '{ctx.adapter.name}'")
         self._metrics(ctx, cfg, result, cells, attributes, values, groups)
+        per_template = {c.template.id: [(d.attribute.word, d.association) for d in cells
+                                        if d.template.index == c.template.index] for c in cells}
+        result.outcomes.extend(word_outcomes(ASSOCIATION, [a.word for a in attributes], [a.label for a in attributes],
+                                             values, per_template, label_key=STEREOTYPE_KEY, cell_key=TEMPLATE_KEY))
         self._views(result, cells, [a for a, k in zip(attributes, keep) if k], values[keep], groups)
         if mode == SCORING_MASKED and Capability.MASK_FILL in ctx.adapter.capabilities:
             self._fill_examples(ctx, cfg, result, cells)

@@ -166,8 +166,16 @@ class WinoBiasPart:
             raise DataError(f"bias.{KEY}: no WinoBias pair could be scored on model '{ctx.adapter.name}'")
         preferred = pro_preference(gaps)
         self._metrics(ctx, cfg, result, pairs, gaps, preferred)
-        result.outcomes.append(Outcomes(metric=PRO_PREFERENCE, example_ids=[p.id for p in pairs],
-                                        values=preferred.tolist()))
+        ids = [p.id for p in pairs]
+        result.outcomes.append(Outcomes(metric=PRO_PREFERENCE, example_ids=ids, values=preferred.tolist()))
+        result.outcomes.append(Outcomes(metric=PRO_ANTI_GAP, example_ids=ids, values=gaps.tolist()))   # per pair
+        for t in cfg.types:
+            mask = [p.type == t for p in pairs]
+            if any(mask):
+                for name, values in ((PRO_PREFERENCE, preferred), (PRO_ANTI_GAP, gaps)):
+                    result.outcomes.append(Outcomes(metric=name, group={GROUP_KEY: t},
+                                                    example_ids=[i for i, m in zip(ids, mask) if m],
+                                                    values=[float(v) for v, m in zip(values, mask) if m]))
         if skipped:
             result.findings.append(Finding(
                 severity=Severity.INFO, metric=PRO_PREFERENCE,

@@ -21,6 +21,7 @@ from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, METHO
 from suites.explainability.evaluate import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities
 from suites.explainability.examples import load_examples
 from suites.explainability.methods import RUN_ORDER, MethodRuns, run_methods
+from suites.explainability.metrics import COMPREHENSIVENESS, SUFFICIENCY
 from suites.explainability.objective import objective_for
 from suites.explainability.report import build_report
 from suites.explainability.scoring import Scorer
@@ -88,6 +89,7 @@ class ExplainabilitySuite(Suite):
     version = "1.0"
     check_labels = False                     # the predicted label is explained; gold labels are optional
     Config = ExplainabilityConfig
+    headlines = (f"{COMPREHENSIVENESS}[*]", f"{SUFFICIENCY}[*]")   # faithfulness of each method
     requires = frozenset({Capability.ENCODE})
 
     def run(self, ctx: Context) -> SuiteResult:

@@ -34,6 +34,7 @@ from suites.privacy.names import METRICS
 from suites.privacy.probe_study import ProbeStudy, run_probe_study
 
 ReferenceLosses = Callable[[Texts], np.ndarray]
+from suites.privacy.outcomes import HEADLINES, attack_outcomes
 
 MEMBERSHIP, DP, CANARIES = PARTS
 KEY = "privacy"
@@ -84,6 +85,7 @@ class PrivacySuite(Suite):
     metrics = METRICS
     version = "1.0"
     Config = PrivacyConfig
+    headlines = HEADLINES
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         assert isinstance(config, PrivacyConfig)
@@ -117,6 +119,7 @@ class PrivacySuite(Suite):
             evaluations = timed(MEMBERSHIP, lambda: audit_membership(ctx, cfg.membership, *sets, reference))
             for ev in evaluations:
                 report.add(result, report.attack_metrics(ev))
+                result.outcomes.append(attack_outcomes(ev, *sets))
             result.findings.extend(report.skipped_findings(evaluations))
             result.details["membership"] = {"members": sets[0].source, "non_members": sets[1].source,
                                             "reference": cfg.membership.reference if reference else None,

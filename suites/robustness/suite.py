@@ -24,6 +24,7 @@ from suites.robustness.config import AUTO, PARTS, RobustnessConfig
 from suites.robustness.data import Examples, load_examples
 from suites.robustness.lexicon_setup import LexiconChoice, choose_lexicon
 from suites.robustness.mc import McTask, load_task, mc_predictor
+from suites.robustness.metrics import ATTACK_ACCURACY_UNDER_ATTACK, ATTACK_SUCCESS_RATE, PERTURB_ACCURACY
 from suites.robustness.natural import SUITE_KEY, classifier_predictor, evaluate, sweep_plan
 from suites.robustness.natural_report import report_natural
 from suites.robustness.perturbations import CATALOGUE, build
@@ -72,6 +73,7 @@ class RobustnessSuite(Suite):
     metrics = METRICS
     version = "1.0"
     Config = RobustnessConfig
+    headlines = (PERTURB_ACCURACY, ATTACK_ACCURACY_UNDER_ATTACK, ATTACK_SUCCESS_RATE)
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         assert isinstance(config, RobustnessConfig)
