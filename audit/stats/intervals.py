@@ -197,3 +197,26 @@ def clopper_pearson_upper(k: np.ndarray, n: int, alpha: float) -> np.ndarray:
     k = np.asarray(k)
     safe = np.minimum(k, n - 1)
     return np.where(k >= n, 1.0, sps.beta.ppf(1 - alpha, safe + 1, n - safe))
+
+
+def nan_share(draws: np.ndarray) -> float:
+    """Share of bootstrap resamples where a disparity was undefined (left out of its CI)."""
+    return float(1.0 - np.isfinite(draws).mean()) if draws.size else 0.0
+
+
+def percentile_ci(draws: np.ndarray, confidence: float = 0.95,
+                  point: float | None = None) -> tuple[float | None, float | None]:
+    """Percentile CI of the finite draws; with `point`, widened to contain the point estimate.
+
+    A max-minus-min disparity is biased upwards under resampling (noise alone spreads the groups
+    apart), so when the true gap is small the whole bootstrap distribution can sit above the
+    estimate; the interval is then stretched down to the estimate rather than excluding it.
+    """
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return None, None
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    if point is not None:
+        low, high = min(low, point), max(high, point)
+    return float(low), float(high)

@@ -25,6 +25,7 @@ from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
 from audit.results import (STAT_EO_GAP, STAT_MAX_GAP, UNIT_PROPORTION, Bar, BarChartView, Finding, Group, Metric,
                            Outcomes, Severity, SuiteResult, TableView, group_key, group_label, parse_group)
+from audit.stats.intervals import nan_share, percentile_ci
 from audit.stats import wilson_interval
 from audit.run.suite import Context, SuiteConfig
 
@@ -183,29 +184,6 @@ def disparities_from_counts(counts: GroupCounts, eligible: np.ndarray) -> dict[s
     spread = lambda x: np.nanmax(x, axis=-1) - np.nanmin(x, axis=-1)  # noqa: E731
     return {DP_DIFFERENCE: spread(sel), DP_RATIO: ratio,
             EO_DIFFERENCE: np.maximum(spread(tpr), spread(fpr)) if eligible.any() else np.full(sel.shape[:-1], np.nan)}
-
-
-def nan_share(draws: np.ndarray) -> float:
-    """Share of bootstrap resamples where a disparity was undefined (left out of its CI)."""
-    return float(1.0 - np.isfinite(draws).mean()) if draws.size else 0.0
-
-
-def percentile_ci(draws: np.ndarray, confidence: float = 0.95,
-                  point: float | None = None) -> tuple[float | None, float | None]:
-    """Percentile CI of the finite draws; with `point`, widened to contain the point estimate.
-
-    A max-minus-min disparity is biased upwards under resampling (noise alone spreads the groups
-    apart), so when the true gap is small the whole bootstrap distribution can sit above the
-    estimate; the interval is then stretched down to the estimate rather than excluding it.
-    """
-    draws = draws[np.isfinite(draws)]
-    if draws.size == 0:
-        return None, None
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(draws, [alpha, 1 - alpha])
-    if point is not None:
-        low, high = min(low, point), max(high, point)
-    return float(low), float(high)
 
 
 def occurrence_ids(texts: list[str]) -> list[str]:
