@@ -14,7 +14,7 @@ from audit.cli.app import main
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
-from audit.results import SuiteResult
+from audit.results import SuiteResult, Verdict
 from audit.run.suite import Context
 from suites.explainability import metrics as M
 from suites.explainability.config import METHODS, ExplainabilityConfig
@@ -59,14 +59,14 @@ def test_bag_of_words_model_all_methods_metrics_views(tmp_path):
         assert result.metric(M.COMPREHENSIVENESS_GAIN, {"method": method}).ci_low > 0
     assert result.metric(M.STABILITY, {"method": "shap"}).value > 0.9
     assert result.metric(M.IG_GAP, M.IG_GROUP).value < 1e-3
-    headline = result.metric(M.BEATING_CHANCE)
-    assert headline.value == pytest.approx(0.8) and headline.n == 5 and headline.unit == "proportion"
+    # n = 6 is below what the chance test needs (2^-6 > alpha / 5): every verdict is inconclusive, none passes
+    chance = [f for f in result.findings if "beats_chance" in f.evidence]
+    assert len(chance) == 5 and all(f.verdict == Verdict.INCONCLUSIVE and f.power.can_test is False
+                                    for f in chance)
     assert result.metric(M.AGREEMENT, {"method_a": "shap", "method_b": "occlusion"}).value == pytest.approx(1.0)
     assert result.metric(M.SECONDS, {"method": "lime"}).unit == "s"
-    verdicts = {f.evidence["method"]: f.evidence["beats_chance"] for f in result.findings
-                if "beats_chance" in f.evidence}
-    assert verdicts == {"shap": True, "lime": True, "integrated_gradients": True, "occlusion": True,
-                        "attention": False}   # uniform attention ranks nothing
+    gains = {f.evidence["method"]: f.evidence["gain"] for f in chance}
+    assert all(gains[m] > 0 for m in ("shap", "lime", "integrated_gradients", "occlusion"))
     # per-token attributions are kept; SHAP recovers the true weights of the explained label
     first = result.details["examples"][0]
     truth = [WEIGHTS.get(t, 0.0) for t in first["tokens"]]

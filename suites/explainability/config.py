@@ -70,7 +70,10 @@ class LimeConfig(SuiteConfig):
 
 
 class IntegratedGradientsConfig(SuiteConfig):
-    steps: int = Field(32, ge=1, le=1024)
+    steps: int = Field(16, ge=1, le=1024, description="first try; doubled for inputs above target_gap")
+    max_steps: int = Field(128, ge=1, le=1024)
+    target_gap: float = Field(0.05, gt=0, description="completeness gap / |f(x) − f(baseline)| to reach; "
+                                                      "otherwise IG is left out of faithfulness and agreement")
     baseline: Literal["pad", "mask", "zero"] = "pad"
 
 
@@ -82,6 +85,15 @@ class AttentionConfig(SuiteConfig):
 class StabilityConfig(SuiteConfig):
     enabled: bool = True
     methods: list[str] | None = Field(None, description="methods re-run on the variant (default: all run)")
+
+
+class ChanceConfig(SuiteConfig):
+    """The 'beats chance' verdict: one-sided sign-flip test per method, Holm across methods."""
+
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_gain: float = Field(0.05, gt=0, description="the smallest comprehensiveness gain (in the explained unit) "
+                                                    "the verdict must be able to detect at 80% power")
+    min_examples: int = Field(20, ge=2, description="below this n the verdict is inconclusive")
 
 
 class ExplainabilityConfig(SuiteConfig):
@@ -99,6 +111,10 @@ class ExplainabilityConfig(SuiteConfig):
     only_positive: bool = Field(True, description="faithfulness rationales keep only positively scored tokens "
                                                   "(ferret's default)")
     top_k: int = Field(5, ge=1, description="agreement: overlap of the top-k tokens of two methods")
+    faithfulness_grid: Literal["fixed", "ferret"] = Field(
+        "fixed", description="fixed: every k = 10..100% level counts for every method (a fair chance comparison); "
+                             "ferret: empty and repeated rationales skipped, as ferret does")
+    chance: ChanceConfig = Field(default_factory=ChanceConfig)
 
     @field_validator("methods")
     @classmethod

@@ -18,6 +18,7 @@ from audit.results import Finding, Severity, SuiteResult
 from audit.run.suite import Context, Suite
 from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, METHODS, OCCLUSION, RANDOM,
                                           ExplainabilityConfig)
+from suites.explainability.chance import permuted_rankings
 from suites.explainability.evaluate import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities
 from suites.explainability.examples import load_examples
 from suites.explainability.methods import RUN_ORDER, MethodRuns, run_methods
@@ -113,10 +114,15 @@ class ExplainabilitySuite(Suite):
         random_ranking = {i: ctx.rng(SUITE, RANDOM, scorer.subjects[i].source_id).random(len(scorer.subjects[i].units))
                           for i in originals}
         ev = Evaluation(example_ids=[scorer.subjects[i].id for i in originals])
-        faithfulness_scores(scorer, originals, {**rankings, RANDOM: random_ranking}, cfg.only_positive, ev)
+        ev.excluded.update(runs.excluded)
+        valid = {m: r for m, r in rankings.items() if m not in ev.excluded}
+        nulls = permuted_rankings(valid, originals,
+                                  lambda m, i: ctx.rng(SUITE, "null", m, scorer.subjects[i].source_id))
+        faithfulness_scores(scorer, originals, {**rankings, RANDOM: random_ranking}, cfg.only_positive, ev,
+                            grid=cfg.faithfulness_grid, nulls=nulls)
         loo_correlations(scorer, originals, {m: r for m, r in {**rankings, RANDOM: random_ranking}.items()
                                              if m != OCCLUSION or cfg.masking != Masking.REMOVE}, ev)
-        agreements(originals, rankings, cfg.top_k, ev)
+        agreements(originals, valid, cfg.top_k, ev)
         if variants:
             stabilities(scorer, originals, variants, {m: rankings[m] for m in self._stability_methods(cfg, methods)},
                         ev)
