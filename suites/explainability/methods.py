@@ -44,7 +44,7 @@ class MethodRuns:
     attention_maps: dict[int, AttentionResult] = field(default_factory=dict)
     rollouts: dict[int, np.ndarray] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)   # method -> why it is left out of the verdicts
-    truncated: dict[int, tuple[int, int]] = field(default_factory=dict)   # SHAP: (evaluations used, needed)
+    shap_info: dict[int, dict] = field(default_factory=dict)   # SHAP: estimator, budget, needed, truncated
 
     def add(self, method: str, indices: Sequence[int], scores: Sequence[np.ndarray], seconds: float) -> None:
         self.scores.setdefault(method, {}).update(zip(indices, (np.asarray(s, dtype=np.float64) for s in scores)))
@@ -64,7 +64,8 @@ def run_methods(methods: Sequence[str], indices: Sequence[int], *, adapter: Mode
         elif method == SHAP:
             scores = shap_scores(scorer, indices, SHAP, max_evals=cfg.shap.max_evals,
                                  batch_size=cfg.shap.batch_size, masking=cfg.masking,
-                                 seed_for=lambda i: seed_for(SHAP, i))
+                                 seed_for=lambda i: seed_for(SHAP, i), max_evals_cap=cfg.shap.max_evals_cap,
+                                 exact_max_units=cfg.shap.exact_max_units, info=runs.shap_info)
         elif method == LIME:
             scores = lime_scores(scorer, indices, LIME, num_samples=cfg.lime.num_samples,
                                  kernel_width=cfg.lime.kernel_width, masking=cfg.masking,

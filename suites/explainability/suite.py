@@ -19,6 +19,7 @@ from audit.run.suite import Context, Suite
 from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, METHODS, OCCLUSION, RANDOM,
                                           ExplainabilityConfig)
 from suites.explainability.chance import permuted_rankings
+from suites.explainability.checks import run_checks
 from suites.explainability.evaluate import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities
 from suites.explainability.examples import load_examples
 from suites.explainability.methods import RUN_ORDER, MethodRuns, run_methods
@@ -128,6 +129,7 @@ class ExplainabilitySuite(Suite):
                         ev)
         build_report(result, ctx=ctx, cfg=cfg, scorer=scorer, runs=runs, ev=ev, originals=originals,
                      predicted=predicted, variants=variants, methods=methods, random_ranking=random_ranking)
+        result.details["checks"] = run_checks(result, ctx, cfg, methods, scorer, runs, originals, seed_for)
         return result
 
     @staticmethod
