@@ -163,6 +163,8 @@ class ExplainabilityConfig(SuiteConfig):
                              "ferret: empty and repeated rationales skipped, as ferret does")
     chance: ChanceConfig = Field(default_factory=ChanceConfig)
     ground_truth: GroundTruthConfig = Field(default_factory=GroundTruthConfig)
+    time_budget_s: float | None = Field(None, gt=0, description="warn when the plan's estimated model time "
+                                                                "exceeds this (the n is never changed)")
     precision: PrecisionConfig = Field(default_factory=PrecisionConfig)
 
     @field_validator("methods")

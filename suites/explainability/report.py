@@ -165,12 +165,35 @@ def _details(cfg, scorer, runs, ev, originals, predicted, variants, methods, ran
         "model_kind": ctx.adapter.kind.value, "explained_output": "log p(chosen | prompt) - logsumexp over the choices" if unit == "nats"
         else "p(target | text)", "unit": unit, "methods": methods, "n_examples": len(originals),
         "masking": cfg.masking.value, "faithfulness_masking": "remove", "only_positive": cfg.only_positive,
-        "budgets": {"shap_max_evals": cfg.shap.max_evals, "lime_num_samples": cfg.lime.num_samples,
+        "budgets": {"shap_max_evals": cfg.shap.max_evals if cfg.shap.max_evals is not None else "resolve every leaf", "lime_num_samples": cfg.lime.num_samples,
                     "ig_steps": cfg.integrated_gradients.steps, "ig_max_steps": cfg.integrated_gradients.max_steps,
                     "ig_target_gap": cfg.integrated_gradients.target_gap,
                     "ig_baseline": cfg.integrated_gradients.baseline},
+        "settings": settings(cfg, ctx),
         "faithfulness_grid": cfg.faithfulness_grid, "chance": cfg.chance.model_dump(),
         "excluded": dict(runs.excluded),
         "costs": {m: {k: v for k, v in c.items() if k != "evaluations_per_subject"} for m, c in costs.items()},
         "adapter_calls": scorer.adapter_calls, "examples": examples,
+    }
+
+
+def settings(cfg: ExplainabilityConfig, ctx: Context) -> dict:
+    """Every setting that changes a number, for a third party to recompute them."""
+    adapter = ctx.adapter
+    return {
+        "masking": cfg.masking.value, "faithfulness_masking": "remove",
+        "shap": {"estimator": f"exact Shapley (enumeration) up to {cfg.shap.exact_max_units} tokens, else shap "
+                              "PartitionExplainer (Owen values)",
+                 "max_evals": cfg.shap.max_evals, "max_evals_cap": cfg.shap.max_evals_cap,
+                 "exact_max_units": cfg.shap.exact_max_units, "batch_size": cfg.shap.batch_size,
+                 "tree": "shap.maskers._text.partition_tree over the token strings, word pieces marked '##' as "
+                         "shap's Text masker marks them; heights = rescaled cluster sizes",
+                 "special_tokens_in_clustering": False, "tie_breaking": "numpy global RNG seeded per explanation"},
+        "lime": {"num_samples": cfg.lime.num_samples, "kernel_width": cfg.lime.kernel_width,
+                 "feature_selection": "none", "bow": False, "kernel": "lime's exponential kernel on cosine distance"},
+        "integrated_gradients": cfg.integrated_gradients.model_dump(),
+        "model": {"batch_size": getattr(adapter, "batch_size", None), "dtype": str(getattr(adapter, "dtype", None)),
+                  "device": str(getattr(adapter, "device", None)), "max_length": getattr(adapter, "max_length", None)},
+        "chance_null": "one seeded permutation of each method's own scores per example; exact sign-flip test "
+                       "(Monte-Carlo above 16 examples), Holm across methods",
     }

@@ -10,6 +10,8 @@ stability under a typo, and cost.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from audit.models.adapters.base import Capability, ModelAdapter, ModelKind
@@ -19,6 +21,8 @@ from audit.run.suite import Context, Suite
 from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, METHODS, OCCLUSION, RANDOM,
                                           ExplainabilityConfig)
 from suites.explainability.chance import permuted_rankings
+from suites.explainability.planning import plan, plan_finding
+from suites.explainability.randomisation import ground_truth_subset
 from suites.explainability.checks import run_checks
 from suites.explainability.evaluate import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities
 from suites.explainability.examples import load_examples
@@ -129,7 +133,17 @@ class ExplainabilitySuite(Suite):
                         ev)
         build_report(result, ctx=ctx, cfg=cfg, scorer=scorer, runs=runs, ev=ev, originals=originals,
                      predicted=predicted, variants=variants, methods=methods, random_ranking=random_ranking)
+        started = time.perf_counter()
         result.details["checks"] = run_checks(result, ctx, cfg, methods, scorer, runs, originals, seed_for)
+        checks_seconds = time.perf_counter() - started
+        subset = ground_truth_subset(scorer, originals, cfg.ground_truth.randomisation.n)
+        planned = plan([scorer.subjects[i].units.tokens for i in originals], methods, cfg,
+                       ground_truth_lists=[scorer.subjects[i].units.tokens for i in subset],
+                       classifier=adapter.kind == ModelKind.CLASSIFIER)
+        detail, findings = plan_finding(planned, scorer.seconds_per_input, cfg.time_budget_s, len(originals))
+        result.findings += findings
+        result.details["plan"] = {**detail, "measured_seconds": {"methods": round(sum(runs.seconds.values()), 2),
+                                                                 "checks": round(checks_seconds, 2)}}
         return result
 
     @staticmethod
