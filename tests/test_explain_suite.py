@@ -65,6 +65,13 @@ def test_bag_of_words_model_all_methods_metrics_views(tmp_path):
                                     for f in chance)
     assert result.metric(M.AGREEMENT, {"method_a": "shap", "method_b": "occlusion"}).value == pytest.approx(1.0)
     assert result.metric(M.SECONDS, {"method": "lime"}).unit == "s"
+    # precision: the mask token changes nothing for this model; resolved SHAP does not depend on its seed
+    for method in ("shap", "lime", "occlusion"):
+        assert result.metric("explain.masking_agreement", {"method": method, "masking": "mask"}).value > 0.99
+    assert result.metric("explain.seed_stability", {"method": "shap"}).value == pytest.approx(1.0)
+    assert result.metric("explain.seed_stability", {"method": "lime"}).value < 1.0
+    assert result.details["settings"]["shap"]["special_tokens_in_clustering"] is False
+    assert result.details["plan"]["total_inputs"] > 0 and result.details["checks"]["randomisation"]["skipped"]
     gains = {f.evidence["method"]: f.evidence["gain"] for f in chance}
     assert all(gains[m] > 0 for m in ("shap", "lime", "integrated_gradients", "occlusion"))
     # per-token attributions are kept; SHAP recovers the true weights of the explained label

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from audit.models.adapters.base import ModelAdapter, ModelKind
-from audit.results import Metric, SuiteResult, TableView
+from audit.results import Finding, Metric, Severity, SuiteResult, TableView
 from audit.stats import bootstrap_mean, spearman
 from suites.explainability.config import LIME, OCCLUSION, SHAP, ExplainabilityConfig
 from suites.explainability.methods import MethodRuns, run_methods
@@ -64,6 +64,10 @@ def run_precision(adapter: ModelAdapter, scorer: Scorer, cfg: ExplainabilityConf
 def precision_report(result: SuiteResult, cfg: ExplainabilityConfig, adapter: ModelAdapter,
                      measured: dict[str, dict[str, np.ndarray]], seed: Callable[..., int]) -> dict:
     other = other_masking(cfg, adapter)
+    if cfg.precision.other_masking and other is None:
+        result.findings.append(Finding(severity=Severity.INFO, message="agreement under the other masking not "
+                                       "measured: the model has no mask token (it is masked by removal only)",
+                                       evidence={"masking": cfg.masking.value}))
     rows = []
     for kind, name, what in (("masking", MASKING_AGREEMENT, f"the same method with masking '{other.value if other else '-'}'"
                               f" instead of '{cfg.masking.value}'"),
