@@ -90,6 +90,8 @@ class AttentionConfig(SuiteConfig):
 class StabilityConfig(SuiteConfig):
     enabled: bool = True
     methods: list[str] | None = Field(None, description="methods re-run on the variant (default: all run)")
+    n: int | None = Field(None, ge=1, description="only the n shortest explained examples get a variant "
+                                                  "(default: all)")
 
 
 class ChanceConfig(SuiteConfig):

@@ -69,18 +69,19 @@ def precision_report(result: SuiteResult, cfg: ExplainabilityConfig, adapter: Mo
                                        "measured: the model has no mask token (it is masked by removal only)",
                                        evidence={"masking": cfg.masking.value}))
     rows = []
-    for kind, name, what in (("masking", MASKING_AGREEMENT, f"the same method with masking '{other.value if other else '-'}'"
-                              f" instead of '{cfg.masking.value}'"),
+    other_name = other.value if other else "-"
+    for kind, name, what in (("masking", MASKING_AGREEMENT, f"the same method with masking '{other_name}' "
+                              f"instead of '{cfg.masking.value}'"),
                              ("seed", SEED_STABILITY, "the same method run with another seed")):
         for method, values in measured[kind].items():
             finite = values[np.isfinite(values)]
             if finite.size == 0:
                 continue
             est = bootstrap_mean(finite, seed=seed(name, method))
-            group = {"method": method} if kind == "seed" else {"method": method, "masking": other.value}  # type: ignore[union-attr]
+            group = {"method": method} if kind == "seed" else {"method": method, "masking": other_name}
             result.metrics.append(Metric.from_estimate(name, est, group=group, higher_is_better=True,
                                                        description=f"Spearman of the method's scores with {what}"))
-            rows.append([method, kind if kind == "seed" else f"masking: {other.value}",  # type: ignore[union-attr]
+            rows.append([method, kind if kind == "seed" else f"masking: {other_name}",
                          round(est.value, 3), round(est.ci_low, 3), round(est.ci_high, 3), int(finite.size)])
     if rows:
         result.views.append(TableView(

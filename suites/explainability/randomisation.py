@@ -67,7 +67,8 @@ def run_randomisation(ctx: Context, cfg: ExplainabilityConfig, methods: list[str
                           "reference) to build randomised copies with; set it to enabled: false")
     out = []
     for copy in COPIES:
-        recipe = RandomisationRecipe(scope=copy, top_layers=cfg.ground_truth.randomisation.top_layers,  # type: ignore[arg-type]
+        recipe = RandomisationRecipe(scope=copy,  # type: ignore[arg-type]
+                                     top_layers=cfg.ground_truth.randomisation.top_layers,
                                      seed=ctx.sub_seed(SUITE, "randomise", copy))
         name = f"{ctx.model_name}-randomised-{copy}"
         derived = ctx.models.randomise(name, ctx.model_ref, recipe, ctx.adapter.kind.value)

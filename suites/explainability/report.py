@@ -79,9 +79,11 @@ def _notes(scorer: Scorer, originals: list[int], variants: dict[int, int], cfg: 
                              evidence={"examples": cut}))
     if cfg.stability.enabled and len(variants) < len(originals):
         missing = [scorer.subjects[i].id for i in originals if i not in variants]
+        no_word = "no word of 4+ letters to put a typo in"
+        why = (f"stability.n = {cfg.stability.n}: only the shortest examples get a variant, or {no_word}"
+               if cfg.stability.n else f"{no_word} for the others")
         notes.append(Finding(severity=Severity.INFO,
-                             message=f"stability measured on {len(variants)} of {len(originals)} examples (no word "
-                                     "of 4+ letters to put a typo in for the others)",
+                             message=f"stability measured on {len(variants)} of {len(originals)} examples ({why})",
                              evidence={"examples": missing}))
     return notes
 
@@ -162,10 +164,12 @@ def _details(cfg, scorer, runs, ev, originals, predicted, variants, methods, ran
                                 "scores": {m: runs.scores[m][v].tolist() for m in methods if v in runs.scores[m]}}
         examples.append(entry)
     return {
-        "model_kind": ctx.adapter.kind.value, "explained_output": "log p(chosen | prompt) - logsumexp over the choices" if unit == "nats"
+        "model_kind": ctx.adapter.kind.value,
+        "explained_output": "log p(chosen | prompt) - logsumexp over the choices" if unit == "nats"
         else "p(target | text)", "unit": unit, "methods": methods, "n_examples": len(originals),
         "masking": cfg.masking.value, "faithfulness_masking": "remove", "only_positive": cfg.only_positive,
-        "budgets": {"shap_max_evals": cfg.shap.max_evals if cfg.shap.max_evals is not None else "resolve every leaf", "lime_num_samples": cfg.lime.num_samples,
+        "budgets": {"shap_max_evals": "resolve every leaf" if cfg.shap.max_evals is None else cfg.shap.max_evals,
+                    "lime_num_samples": cfg.lime.num_samples,
                     "ig_steps": cfg.integrated_gradients.steps, "ig_max_steps": cfg.integrated_gradients.max_steps,
                     "ig_target_gap": cfg.integrated_gradients.target_gap,
                     "ig_baseline": cfg.integrated_gradients.baseline},

@@ -84,7 +84,8 @@ def derive_shortcut(ctx: Context, cfg: ExplainabilityConfig, target: int):
                           "enabled: false")
     labels = list(ctx.adapter.labels)
     rows = load_dataset(ctx.data, spec.train)[:spec.train_n]
-    data = poisoned_training(rows, labels, target, spec.trigger, spec.poison_share, ctx.rng(SUITE, "shortcut", "train"))
+    data = poisoned_training(rows, labels, target, spec.trigger, spec.poison_share,
+                             ctx.rng(SUITE, "shortcut", "train"))
     recipe = FineTuneRecipe(base=ctx.model_ref, task="classification", labels=tuple(labels), steps=spec.steps,
                             batch_size=spec.batch_size, learning_rate=spec.learning_rate, max_length=spec.max_length,
                             seed=ctx.seed)

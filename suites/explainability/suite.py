@@ -163,7 +163,8 @@ class ExplainabilitySuite(Suite):
         run_methods([reference], originals, **run)
         stable = self._stability_methods(cfg, methods) if cfg.stability.enabled else []
         restrict = ctx.adapter.kind == ModelKind.CAUSAL_LM and cfg.examples.features == "field"
-        variants = self._variants(ctx, originals, scorer, runs.scores[reference], restrict) if stable else {}
+        varied = ground_truth_subset(scorer, originals, cfg.stability.n) if cfg.stability.n else originals
+        variants = self._variants(ctx, varied, scorer, runs.scores[reference], restrict) if stable else {}
         extra = list(variants.values())
         if reference in stable:
             run_methods([reference], extra, **run)
