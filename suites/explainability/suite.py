@@ -123,9 +123,9 @@ class ExplainabilitySuite(Suite):
         valid = {m: r for m, r in rankings.items() if m not in ev.excluded}
         nulls = permuted_rankings(valid, originals,
                                   lambda m, i: ctx.rng(SUITE, "null", m, scorer.subjects[i].source_id))
-        faithfulness_scores(scorer, originals, {**rankings, RANDOM: random_ranking}, cfg.only_positive, ev,
+        faithfulness_scores(scorer, originals, {**valid, RANDOM: random_ranking}, cfg.only_positive, ev,
                             grid=cfg.faithfulness_grid, nulls=nulls)
-        loo_correlations(scorer, originals, {m: r for m, r in {**rankings, RANDOM: random_ranking}.items()
+        loo_correlations(scorer, originals, {m: r for m, r in {**valid, RANDOM: random_ranking}.items()
                                              if m != OCCLUSION or cfg.masking != Masking.REMOVE}, ev)
         agreements(originals, valid, cfg.top_k, ev)
         if variants:
