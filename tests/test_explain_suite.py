@@ -173,6 +173,12 @@ def test_tiny_real_causal_lm_explains_its_choice(tiny_causal_dir, tmp_path):
     assert first["target"] in ("negative", "positive") and result.details["unit"] == "nats"
     assert len(first["scores"]["integrated_gradients"]) == len(first["tokens"])
     assert result.metric(M.COMPREHENSIVENESS, {"method": "lime"}).unit == "nats"
+    # f is the chosen answer's log-softmax over the choices, and IG explains that same number
+    choices = [" negative", " positive"]
+    lps = np.array([r.logprob for r in adapter.loglikelihood([(first["text"], c) for c in choices])])
+    expected = lps[choices.index(" " + first["target"])] - np.logaddexp.reduce(lps)
+    assert first["f_x"] == pytest.approx(expected, abs=1e-4) and first["f_x"] <= 0
+    assert first["ig"]["output"] == pytest.approx(expected, abs=1e-3)
     whole = _run(adapter, tmp_path, {**config, "examples": {"task": "rt_polarity_mc", "n": 1, "features": "prompt"},
                                      "methods": ["occlusion"]})
     assert whole.details["examples"][0]["tokens"][0].strip().lower() == "review"
