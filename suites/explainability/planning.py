@@ -32,20 +32,27 @@ def method_inputs(method: str, tokens: Sequence[str], cfg: ExplainabilityConfig)
 
 
 def plan(token_lists: Sequence[Sequence[str]], methods: list[str], cfg: ExplainabilityConfig, *,
-         ground_truth_lists: Sequence[Sequence[str]], classifier: bool) -> dict[str, float]:
-    """Inputs per part of the suite for these examples (main, faithfulness, each check)."""
-    main = sum(method_inputs(m, t, cfg) for t in token_lists for m in methods)
-    faith = sum(2 * len(F.grid_sizes(len(t))) * (2 * len(methods) + 1) for t in token_lists)
-    gt = sum(method_inputs(m, t, cfg) for t in ground_truth_lists for m in methods)
-    out = {"explanations": main, "faithfulness": faith}
+         ground_truth_lists: Sequence[Sequence[str]], classifier: bool,
+         stability_lists: Sequence[Sequence[str]] | None = None,
+         precision_lists: Sequence[Sequence[str]] | None = None) -> dict[str, float]:
+    """Inputs per part of the suite for these examples (main, faithfulness, each check); the shortcut's
+    triggered sentences are estimated from the ground-truth examples' lengths."""
+    def cost(lists: Sequence[Sequence[str]], chosen: Sequence[str]) -> float:
+        return sum(method_inputs(m, t, cfg) for t in lists for m in chosen if m in methods)
+
+    out = {"explanations": cost(token_lists, methods),
+           "faithfulness": sum(2 * len(F.grid_sizes(len(t))) * (2 * len(methods) + 1) for t in token_lists)}
     if cfg.stability.enabled:
-        out["stability"] = main
+        stable = cfg.stability.methods if cfg.stability.methods is not None else methods
+        out["stability"] = cost(stability_lists if stability_lists is not None else token_lists, stable)
+    gt = cost(ground_truth_lists, methods)
     if cfg.ground_truth.randomisation.enabled:
         out["randomisation"] = 2 * gt
     if cfg.ground_truth.shortcut.enabled and classifier and ground_truth_lists:
-        out["shortcut"] = gt * cfg.ground_truth.shortcut.n / max(1, len(ground_truth_lists))
-    out["precision"] = sum(method_inputs(m, t, cfg) for t in ground_truth_lists for m in (SHAP, LIME, OCCLUSION)
-                           if m in methods) * (int(cfg.precision.other_masking) + int(cfg.precision.seed_stability))
+        out["shortcut"] = gt * cfg.ground_truth.shortcut.n / len(ground_truth_lists)
+    lists = precision_lists if precision_lists is not None else ground_truth_lists
+    out["precision"] = (cost(lists, (SHAP, LIME, OCCLUSION)) * int(cfg.precision.other_masking and classifier)
+                        + cost(lists, (SHAP, LIME)) * int(cfg.precision.seed_stability))
     return out
 
 

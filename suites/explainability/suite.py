@@ -137,9 +137,12 @@ class ExplainabilitySuite(Suite):
         result.details["checks"] = run_checks(result, ctx, cfg, methods, scorer, runs, originals, seed_for)
         checks_seconds = time.perf_counter() - started
         subset = ground_truth_subset(scorer, originals, cfg.ground_truth.randomisation.n)
-        planned = plan([scorer.subjects[i].units.tokens for i in originals], methods, cfg,
-                       ground_truth_lists=[scorer.subjects[i].units.tokens for i in subset],
-                       classifier=adapter.kind == ModelKind.CLASSIFIER)
+        tokens = {i: scorer.subjects[i].units.tokens for i in originals}
+        planned = plan(list(tokens.values()), methods, cfg, ground_truth_lists=[tokens[i] for i in subset],
+                       classifier=adapter.kind == ModelKind.CLASSIFIER,
+                       stability_lists=[tokens[i] for i in ground_truth_subset(scorer, originals, cfg.stability.n)]
+                       if cfg.stability.n else None,
+                       precision_lists=[tokens[i] for i in ground_truth_subset(scorer, originals, cfg.precision.n)])
         detail, findings = plan_finding(planned, scorer.seconds_per_input, cfg.time_budget_s, len(originals))
         result.findings += findings
         result.details["plan"] = {**detail, "measured_seconds": {"methods": round(sum(runs.seconds.values()), 2),
