@@ -30,7 +30,7 @@ import torch
 from audit.models.adapters.base import CachePolicy
 from audit.models.adapters.batching import length_order, pad_batch
 from audit.models.adapters.cache import ResultCache
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.models.adapters.metering import QueryMeter
 from audit.config.schema import ModelSpec, default_cache_dir
 from audit.data.resolver import builtin_path

@@ -34,7 +34,7 @@ from bench.common import add_run_options, emit, minilm_with_head, parse_run_opti
 from audit.models.adapters.batching import length_order, pad_batch
 from audit.models.adapters.cache import ResultCache
 from audit.models.adapters.hf import HFAdapter
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from suites.bias.crows_pairs import DEFAULT_DATA, CrowsPair, load_pairs

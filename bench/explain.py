@@ -34,7 +34,7 @@ from audit.models.adapters.base import IdsInput
 from audit.models.adapters.batching import length_order, pad_batch
 from audit.models.adapters.cache import ResultCache
 from audit.models.adapters.hf import HFAdapter
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from bench.adapter_throughput import default_model_dir, rt_polarity_sentences
 from bench.common import add_run_options, emit, parse_run_options, timed

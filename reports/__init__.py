@@ -1,0 +1,1 @@
+"""Renderers: read only stored results (audit.results), never suite code."""

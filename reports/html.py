@@ -136,7 +136,7 @@ def build_environment() -> Environment:
 
 def add_comparison_helpers(env: Environment) -> None:
     """Filters and globals of the comparison, variant and history sections (_compare.html.j2)."""
-    from audit.regression.compare import flagged_first
+    from audit.results.comparison import flagged_first
 
     env.filters.update(change=format_change, change_ci=format_change_ci, p=format_p, bytes=format_bytes,
                        ms=format_ms, recipe=recipe_text)

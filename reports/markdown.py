@@ -41,7 +41,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def comparison_lines(c: Comparison, title: str) -> list[str]:
-    from audit.regression.compare import flagged_first
+    from audit.results.comparison import flagged_first
 
     lines = [f"### {title}", ""]
     if c.status == Status.ERROR:

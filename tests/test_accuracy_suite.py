@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from statsmodels.stats.proportion import proportion_confint
 
 from audit.models.adapters.base import Capability
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from audit.errors import CapabilityError, ConfigError, DataError

@@ -15,7 +15,8 @@ from audit.models.adapters.base import Capability, MaskedQuery, ModelAdapter, Mo
 from audit.models.adapters.cache import ResultCache
 from audit.models.adapters.causal_ops import ScoreJob
 from audit.models.adapters.hf import HFAdapter
-from audit.models.adapters.loading import infer_kind, load_adapter
+from audit.models.adapters.loading import infer_kind
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.errors import CapabilityError, DataError, ModelLoadError
 

@@ -11,7 +11,7 @@ import torch
 from audit.models.adapters.base import LoglikelihoodResult
 from audit.models.adapters.batching import BatchPolicy, length_order, pad_batch, run_batched
 from audit.models.adapters.cache import CACHE_FILE_NAME, ResultCache, cache_key
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from tests.tiny_models import build_tiny_classifier
 

@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from audit.models.adapters.base import Capability, GradientRequest, IdsInput, LossRequest
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.models.adapters.metering import BudgetExceeded, QueryMeter
 from audit.config.schema import ModelSpec
 from audit.errors import CapabilityError, DataError

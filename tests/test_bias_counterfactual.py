@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver, builtin_path, read_text
 from audit.errors import ConfigError, DataError

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from audit.models.adapters.base import Capability
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from audit.errors import ConfigError

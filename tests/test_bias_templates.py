@@ -9,15 +9,15 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from audit.errors import DataError
 from audit.results import SuiteResult
 from audit.run.suite import Context
 from tests.reference import causal_sentence_logprob
-from suites.bias.templates import (ASSOCIATION, DEFAULT_PROBES, STEREOTYPE_GAP, Attribute, TemplateProbeConfig,
-                                   TemplateProbePart, balanced_subset, causal_cells, fill, load_probes,
+from suites.bias.template_probes import DEFAULT_PROBES, Attribute, balanced_subset, fill, load_probes
+from suites.bias.templates import (ASSOCIATION, STEREOTYPE_GAP, TemplateProbeConfig, TemplateProbePart, causal_cells,
                                    masked_cells, stereotype_gap)
 
 PROBES = """

@@ -17,7 +17,8 @@ from audit.models.adapters.base import CachePolicy
 from audit.models.adapters.batching import BatchPolicy, OomCap, run_batched
 from audit.models.adapters.cache import CACHE_FILE_NAME, CacheScope, ResultCache, cache_key
 from audit.models.adapters.codec import CacheDecodeError, decode, encode
-from audit.models.adapters.loading import load_adapter, model_fingerprint
+from audit.models.adapters.loading import model_fingerprint
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 
 TEXTS = ["a good movie", "a bad movie that goes on and on", "fine"]

@@ -57,6 +57,7 @@ def test_cli_run_writes_reports_escapes_data_and_reuses_cache(tmp_path, tiny_cla
     out = capsys.readouterr().out
     assert "report.html" in out and "results.json" in out
     run = load_run(tmp_path / "run1" / "results.json")
+    assert not [f.message for s in run.suites for f in s.findings if "does not declare" in f.message]
     assert {(s.suite, s.model) for s in run.suites} == {("accuracy", "clf"), ("accuracy", "lm"),
                                                         ("bias", "clf"), ("bias", "lm")}
     assert run.provenance.datasets and all(len(d.sha256) == 64 for d in run.provenance.datasets.values())

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from audit.results import SuiteResult

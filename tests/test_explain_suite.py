@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.cli.app import main
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver

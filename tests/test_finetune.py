@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.data.resolver import sha256_file
 from audit.errors import ConfigError
 from audit.models.local_factory import LocalModelFactory

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.models.adapters.loading import load_adapter, resolve_model_dir
+from audit.models.adapters.loading import resolve_model_dir
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import sha256_file
 from audit.errors import ModelLoadError

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from audit.models.local_factory import LocalModelFactory

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec, load_config
 from audit.data.resolver import DataResolver
 from audit.errors import ConfigError

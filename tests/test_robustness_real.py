@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from audit.models.adapters.base import CachePolicy
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from audit.results import Condition

@@ -15,7 +15,8 @@ import pytest
 import audit.run.runner as runner_module
 from audit.api import render
 from audit.config.schema import load_config
-from audit.run.runner import EXIT_CODES, Runner
+from audit.regression.status import EXIT_CODES
+from audit.run.runner import Runner
 from audit.results import SCHEMA_VERSION, Status
 from tests.fakes import FakeAdapter, fake_fingerprinter, fake_loader, load_fake_or_real, write
 

@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 from audit.config.schema import load_config
 from audit.data.resolver import BUILTIN_DIR, DataResolver
 from audit.errors import ConfigError, DataError
-from suites.bias.templates import resolve_probe_path
+from suites.bias.template_probes import resolve_probe_path
 from tests.fakes import write
 
 ROOT = Path(__file__).resolve().parent.parent

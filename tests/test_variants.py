@@ -12,7 +12,7 @@ import torch
 from safetensors import safe_open
 
 from audit.models.adapters.base import Capability
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.config.schema import ModelSpec, load_config
 from audit.errors import ConfigError
 from audit.models.variants import materialize
@@ -29,7 +29,7 @@ def _specs(base: Path, **variants: dict) -> dict[str, ModelSpec]:
 
 
 def _build(specs, name, tmp_path):
-    resolve = (lambda s: s)
+    resolve = specs.__getitem__
     return materialize(name, specs, resolve=resolve, prepared_dir=tmp_path, derived_dir=tmp_path / "derived")
 
 

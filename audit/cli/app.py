@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from audit.api import run_audit
-    from audit.run.runner import EXIT_CODES
+    from audit.regression.status import EXIT_CODES
 
     run, files = run_audit(args.config, args.out, fresh=args.fresh, show_progress=not args.no_progress,
                            store_path=args.store, baseline=args.baseline, force=args.force,
@@ -138,7 +138,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from audit.api import render
-    from reports.json_report import load_run
+    from audit.results.load import load_run
 
     path = args.results / "results.json" if args.results.is_dir() else args.results
     files = render(load_run(path), args.out or path.parent, renderers=args.format)

@@ -104,7 +104,7 @@ def _spec(args: argparse.Namespace, candidate_config: dict):
 
 
 def print_comparison(comparison) -> None:
-    from audit.regression.compare import flagged_first
+    from audit.results.comparison import flagged_first
     from audit.results import group_label
 
     print(f"baseline {comparison.baseline_run_id}  candidate {comparison.candidate_run_id}  "
@@ -129,7 +129,7 @@ def print_comparison(comparison) -> None:
 
 def _resolve_pair(args: argparse.Namespace):
     """Both runs from their folders or files; the history is opened only for a run id or a tag."""
-    from reports.json_report import load_run
+    from audit.results.load import load_run
 
     refs = (args.baseline, args.candidate)
     local = [Path(ref) / "results.json" if Path(ref).is_dir() else Path(ref) for ref in refs]

@@ -11,11 +11,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit.data.resolver import DataResolver
 from audit.errors import DataError
-from suites.accuracy.config import LabelledDataset
+from audit.data.ids import example_ids
+
+
+class LabelledDataset(BaseModel):
+    """A local labelled table (the config block every suite that reads labelled data shares)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    path: str = Field(description="builtin:..., prepared:..., absolute, or relative to the config file")
+    text_column: str = "text"
+    label_column: str = "label"
+    id_column: str = Field("id", description="example ids for paired comparisons; row index if absent")
+    label_map: dict[str, str] | None = Field(None, description="dataset label -> model label name")
+    limit: int | None = Field(None, gt=0, description="score a seeded random subset of this many rows")
+    seed: int | None = Field(None, description="subset seed; default: derived from the run seed")
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,7 @@ def load_labelled(data: DataResolver, spec: LabelledDataset, model_labels: list[
     path = data.resolve(spec.path, what=what)
     frame = data.read_table(spec.path, what=what)
     data.require_columns(frame, [spec.text_column, spec.label_column], path=str(path), what=what)
-    ids = _example_ids(frame, spec.id_column, path, what)
+    ids = example_ids(frame, spec.id_column, path, what)
     if spec.limit is not None and spec.limit < len(frame):
         keep = np.sort(np.random.default_rng(seed).choice(len(frame), size=spec.limit, replace=False))
         frame, ids = frame.iloc[keep], [ids[i] for i in keep]
@@ -87,16 +102,3 @@ def load_labelled(data: DataResolver, spec: LabelledDataset, model_labels: list[
         texts.append(text)
         labels.append(index)
     return LabelledData(spec.name, path, ids, texts, np.asarray(labels, dtype=np.int64))
-
-
-def _example_ids(frame: pd.DataFrame, id_column: str, path: Path, what: str) -> list[str]:
-    if id_column not in frame.columns:
-        return [str(i) for i in range(len(frame))]
-    ids = [str(v) for v in frame[id_column]]
-    seen: set[str] = set()
-    for row_no, example_id in enumerate(ids, start=1):
-        if example_id in seen:
-            raise DataError(f"{what}: {path}: row {row_no}: id {example_id!r} in column {id_column!r} "
-                            "is repeated (ids must be unique)")
-        seen.add(example_id)
-    return ids

@@ -1,6 +1,6 @@
 """Finding, reading and fingerprinting datasets named in a config.
 
-References: `builtin:NAME/FILE` (files bundled in audit/datasets/files), `prepared:PATH`
+References: `builtin:NAME/FILE` (files bundled in audit/data/files), `prepared:PATH`
 (the prepare step's cache folder), an absolute path, or a path relative to the config file.
 `builtin:` and `prepared:` references stay inside their folders (no `..`, no absolute path, no
 symlink out): a config that names them cannot read other files through them.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from audit.regression.compare import ComparisonRefused, compare_runs
 from audit.regression.comparability import first_difference, protocol
+from audit.regression.status import overall_status
 from audit.config.schema import LoadedConfig
 from audit.config.sections import RegressionSpec
 from audit.results import COMPARISON_SOURCE, AuditRun, Comparison, Condition, Finding, Severity, Status, group_label
@@ -55,7 +56,6 @@ def attach_comparison(run: AuditRun, baseline: AuditRun, spec: RegressionSpec, *
                       force: bool = False) -> Comparison:
     """Compare `run` with `baseline`, store the comparison and its findings in `run`, set its status:
     error when the comparison was refused or found nothing to compare, failed on a regression."""
-    from audit.run.runner import overall_status
 
     try:
         comparison = compare_runs(baseline, run, spec, force=force, baseline_ref=ref, seed=run.provenance.seed)

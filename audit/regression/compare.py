@@ -22,6 +22,7 @@ from audit.regression.comparability import config_difference, dataset_difference
 from audit.config.sections import RegressionSpec
 from audit.errors import AuditUserError
 from audit.stats.multiple_testing import adjust
+from audit.results.comparison import flagged_first  # noqa: F401  (re-exported)
 from audit.results import (AuditRun, Comparison, Condition, Direction, Metric, MetricChange, Outcomes, Status,
                            SuiteResult, UnpairedMetric, group_label)
 from audit.stats import is_binary, mcnemar, paired_bootstrap, paired_bootstrap_distance
@@ -253,12 +254,6 @@ def compare_models(run: AuditRun, base: str, variant: str, spec: RegressionSpec 
         return comparison
     comparison.status = _status(comparison.metrics)
     return comparison
-
-
-def flagged_first(changes: list[MetricChange]) -> list[MetricChange]:
-    """Regressions first (largest worsening first), then the rest by adjusted p-value."""
-    return sorted(changes, key=lambda c: (not c.regression, -c.worse_by if c.regression else 0.0,
-                                          c.p_adjusted if c.p_adjusted is not None else 2.0))
 
 
 def comparisons_frame(changes: list[MetricChange]) -> pd.DataFrame:

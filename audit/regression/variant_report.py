@@ -19,7 +19,9 @@ from typing import Any, Callable
 import torch
 
 from audit.models.adapters.base import CachePolicy, Capability, ModelAdapter
+from audit.models.resolve import ModelResolver
 from audit.regression.compare import compare_models
+from audit.regression.status import overall_status
 from audit.config.schema import LoadedConfig, ModelSpec
 from audit.data.resolver import builtin_path
 from audit.errors import AuditUserError
@@ -76,19 +78,9 @@ def measure_latency(adapter: ModelAdapter, texts: list[str], repeats: int, threa
                     ci_method=f"median of {repeats} timed passes (range min-max)"), capability
 
 
-def _loadable(loaded: LoadedConfig, name: str, config_dir: Path) -> ModelSpec:
-    """The spec the runner would load for `name` (variants built, relative paths resolved)."""
-    from audit.run.runner import _AdapterPool
-
-    pool = _AdapterPool(loaded.config.models, loader=None,  # type: ignore[arg-type]  (never loads)
-                        prepared_dir=loaded.cache_dir / "prepared", cache_dir=None, config_dir=config_dir,
-                        derived_dir=loaded.cache_dir / "derived")
-    return pool.resolved(loaded.config.models[name], name)
-
-
 def _latency(loader: Loader, loaded: LoadedConfig, name: str, texts: list[str], report: VariantReport,
              attr: str) -> None:
-    spec = _loadable(loaded, name, loaded.directory)
+    spec = ModelResolver.for_config(loaded).spec(name)
     latency = loaded.config.regression.latency
     adapter = loader(name, spec.model_copy(update={"device": "cpu"}), loaded.cache_dir / "prepared", None)
     try:
@@ -131,9 +123,8 @@ def _findings(report: VariantReport, severity: Severity) -> list[Finding]:
 def variant_reports(run: AuditRun, loaded: LoadedConfig, loader: Loader, *,
                     measure: bool = True) -> list[VariantReport]:
     """Build the report of every variant in the config that this run audited; record its provenance."""
-    from audit.models.variants import materialize
-
     spec = loaded.config.regression
+    resolver = ModelResolver.for_config(loaded)
     reports = []
     measured: dict[str, Estimate] = {}
     audited = {s.model for s in run.suites}
@@ -143,8 +134,7 @@ def variant_reports(run: AuditRun, loaded: LoadedConfig, loader: Loader, *,
         base = model_spec.variant_of
         report = VariantReport(name=name, base=base)
         try:
-            built = materialize(name, loaded.config.models, resolve=lambda s: _loadable_by_spec(loaded, s),
-                                prepared_dir=loaded.cache_dir / "prepared", derived_dir=loaded.cache_dir / "derived")
+            built = resolver.variant(name)
             report.recipe = built.recipe.as_dict()
             fingerprint = run.provenance.models[name].sha256 if name in run.provenance.models else ""
             run.provenance.derived_models[name] = built.provenance(fingerprint)
@@ -171,15 +161,8 @@ def variant_reports(run: AuditRun, loaded: LoadedConfig, loader: Loader, *,
     return reports
 
 
-def _loadable_by_spec(loaded: LoadedConfig, spec: ModelSpec) -> ModelSpec:
-    name = next(n for n, s in loaded.config.models.items() if s is spec)
-    return _loadable(loaded, name, loaded.directory)
-
-
 def attach_variants(run: AuditRun, loaded: LoadedConfig, loader: Loader, *, measure: bool = True) -> None:
     """Store the variant reports in `run`, add their findings and update the run's status."""
-    from audit.run.runner import overall_status
-
     reports = variant_reports(run, loaded, loader, measure=measure)
     if not reports:
         return

@@ -128,3 +128,9 @@ class MetricHistory(_Record):
     higher_is_better: bool | None = None
     ideal: float | None = None
     points: list[HistoryPoint] = Field(default_factory=list)
+
+
+def flagged_first(changes: list[MetricChange]) -> list[MetricChange]:
+    """Regressions first (largest worsening first), then the rest by adjusted p-value."""
+    return sorted(changes, key=lambda c: (not c.regression, -c.worse_by if c.regression else 0.0,
+                                          c.p_adjusted if c.p_adjusted is not None else 2.0))

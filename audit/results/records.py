@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, Literal, Mapping, Union
+from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 

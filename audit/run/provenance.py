@@ -6,8 +6,9 @@ import platform
 import subprocess
 import sys
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from audit.versions import package_versions as installed_versions
 
 TRACKED_PACKAGES = ("rai-audit", "torch", "transformers", "lm_eval", "fairlearn", "pandas", "numpy",
                     "scikit-learn", "pydantic", "tokenizers", "safetensors", "datasets")
@@ -16,13 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def package_versions() -> dict[str, str]:
-    found = {}
-    for name in TRACKED_PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
+    return installed_versions(TRACKED_PACKAGES)
 
 
 def git_revision(root: Path = PROJECT_ROOT) -> str | None:

@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
+import tomllib
 from importlib import import_module
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from audit.errors import ConfigError
+from audit.results.names import MetricNames
 
 SUITES_GROUP = "audit.suites"
 RENDERERS_GROUP = "audit.renderers"
 
-# Used when the project runs from a source checkout that was never pip-installed.
-_BUILTIN = {
-    SUITES_GROUP: {
-        "accuracy": "suites.accuracy.suite:AccuracySuite",
-        "bias": "suites.bias.suite:BiasSuite",
-        "robustness": "suites.robustness.suite:RobustnessSuite",
-        "explainability": "suites.explainability.suite:ExplainabilitySuite",
-    },
-    RENDERERS_GROUP: {
-        "json": "reports.json_report:JsonRenderer",
-        "html": "reports.html:HtmlRenderer",
-        "junit": "reports.junit:JUnitRenderer",
-        "markdown": "reports.markdown:MarkdownRenderer",
-        "compliance": "reports.compliance.renderers:ComplianceRenderer",
-        "compliance_md": "reports.compliance.renderers:ComplianceMarkdownRenderer",
-        "compliance_pdf": "reports.compliance.renderers:CompliancePdfRenderer",
-    },
-}
+# A source checkout that was never pip-installed has no entry points: read them from its pyproject.toml
+# (so the core never names a built-in suite or renderer).
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+def _checkout_entry_points(group: str) -> dict[str, str]:
+    if not PYPROJECT.is_file():
+        return {}
+    with PYPROJECT.open("rb") as handle:
+        project = tomllib.load(handle).get("project", {})
+    return dict(project.get("entry-points", {}).get(group, {}))
 
 
 def _targets(group: str) -> dict[str, str]:
-    found = dict(_BUILTIN[group])
+    found = _checkout_entry_points(group)
     found.update({ep.name: ep.value for ep in entry_points(group=group)})
     return found
 
@@ -62,3 +58,11 @@ def load_renderers(names: list[str] | None = None) -> list[Any]:
     if unknown:
         raise ConfigError(f"unknown renderer(s) {', '.join(unknown)}; available: {', '.join(targets)}")
     return [_load(targets[n])() for n in chosen]
+
+
+def declared_metric_names() -> MetricNames:
+    """The metric names every registered suite declares (what gates and the compliance mapping may name)."""
+    declared = MetricNames()
+    for name in available_suites():
+        declared = declared | getattr(load_suite(name), "metrics", MetricNames())
+    return declared

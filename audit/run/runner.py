@@ -26,10 +26,13 @@ from audit.data.resolver import DataResolver
 from audit.errors import AuditUserError, ConfigError
 from audit.run.executors.local import Executor, Job, LocalExecutor
 from audit.regression.gates import apply_gates
+from audit.regression.status import overall_status
 from audit.io import atomic_write_text
 from audit.run.provenance import git_revision, hardware, now_iso, package_versions, python_version
 from audit.run.registry import load_suite
+from audit.models.adapters.loading import model_fingerprint
 from audit.models.local_factory import LocalModelFactory
+from audit.models.resolve import ModelResolver, load_adapter
 from audit.results import (AuditRun, DatasetProvenance, DerivedModelProvenance, Finding, ModelProvenance,
                            Provenance, Severity, Status, SuiteResult)
 from audit.run.suite import Context, null_progress
@@ -42,16 +45,12 @@ Fingerprinter = Callable[[str, ModelSpec, Path], "str | None"]
 
 def default_adapter_loader(name: str, spec: ModelSpec, prepared_dir: Path,
                            cache_dir: Path | None) -> ModelAdapter:
-    from audit.models.adapters.loading import load_adapter
-
     return load_adapter(name, spec, prepared_dir=prepared_dir, cache_dir=cache_dir)
 
 
 def default_fingerprinter(name: str, spec: ModelSpec, prepared_dir: Path) -> str | None:
     """The model's content fingerprint without loading it; None when it cannot be read (then no
     finished job of that model is reused: the load will report the problem)."""
-    from audit.models.adapters.loading import model_fingerprint
-
     try:
         return model_fingerprint(name, spec, prepared_dir)
     except AuditUserError:
@@ -60,39 +59,21 @@ def default_fingerprinter(name: str, spec: ModelSpec, prepared_dir: Path) -> str
 
 @dataclass
 class _AdapterPool:
-    """Holds one loaded model at a time (jobs come grouped by model)."""
+    """Holds one loaded model at a time (jobs come grouped by model); the resolver owns the specs."""
 
-    specs: dict[str, ModelSpec]
+    resolver: ModelResolver
     loader: AdapterLoader
-    prepared_dir: Path
     cache_dir: Path | None
-    config_dir: Path
     current: tuple[str, ModelAdapter] | None = None
-    derived_dir: Path | None = None      # where compressed variants are built (audit.models.variants)
 
     def get(self, name: str) -> ModelAdapter:
         if self.current and self.current[0] == name:
             return self.current[1]
         self.current = None
         gc.collect()
-        adapter = self.loader(name, self.resolved(self.specs[name], name), self.prepared_dir, self.cache_dir)
+        adapter = self.loader(name, self.resolver.spec(name), self.resolver.prepared_dir, self.cache_dir)
         self.current = (name, adapter)
         return adapter
-
-
-    def resolved(self, spec: ModelSpec, name: str | None = None) -> ModelSpec:
-        """A relative model path is relative to the config file, like dataset paths; a variant
-        (`variant_of`) is built once into the cache and then loaded like a local folder."""
-        if spec.variant_of is not None:
-            from audit.models.variants import materialize
-
-            name = name or next(n for n, s in self.specs.items() if s is spec)
-            return materialize(name, self.specs, resolve=self.resolved, prepared_dir=self.prepared_dir,
-                               derived_dir=self.derived_dir or self.prepared_dir.parent / "derived").spec
-        path = Path(spec.path).expanduser()
-        if spec.path.startswith("prepared:") or path.is_absolute():
-            return spec
-        return spec.model_copy(update={"path": str(self.config_dir / path)})
 
 
 def model_provenance(adapter: ModelAdapter) -> ModelProvenance:
@@ -178,9 +159,7 @@ class Runner:
     def run(self) -> AuditRun:
         jobs = self.plan()
         state = _State.open(self.out_dir / ".state", self.loaded.sha256, self.fresh)
-        pool = _AdapterPool(self.config.models, self.adapter_loader, self.prepared_dir,
-                            self.result_cache_dir, self.loaded.directory,
-                            derived_dir=self.loaded.cache_dir / "derived")
+        pool = _AdapterPool(ModelResolver.for_config(self.loaded), self.adapter_loader, self.result_cache_dir)
         models: dict[str, ModelProvenance] = {}
         datasets: dict[str, DatasetProvenance] = {}
         derived: dict[str, DerivedModelProvenance] = {}
@@ -240,7 +219,7 @@ class Runner:
             if name not in self.config.models:
                 continue
             if name not in current:
-                current[name] = self.fingerprinter(name, pool.resolved(self.config.models[name], name),
+                current[name] = self.fingerprinter(name, pool.resolver.spec(name),
                                                    self.prepared_dir)
             if current[name] is not None and current[name] == record["model"].get("sha256"):
                 reusable.add(key)
@@ -275,6 +254,12 @@ class Runner:
             result.details["model_calls"] = calls
             if calls.get("truncated_inputs", 0) > 0:
                 result.findings.append(truncation_finding(calls["truncated_inputs"], adapter))
+            undeclared = undeclared_metrics(suite, result)
+            if undeclared:
+                result.findings.append(Finding(
+                    severity=Severity.WARN, message=f"{job.suite} emitted metric names it does not declare "
+                    f"(gates and the compliance mapping cannot be checked against them): {', '.join(undeclared)}",
+                    evidence={"undeclared_metrics": undeclared}))
         except AuditUserError as exc:
             log.error("%s on %s: %s", job.suite, job.model, exc)
             result = SuiteResult(suite=job.suite, suite_version=suite_cls.version, model=job.model,
@@ -289,6 +274,14 @@ class Runner:
         return result
 
 
+def undeclared_metrics(suite: Any, result: SuiteResult) -> list[str]:
+    """Metric names a suite emitted without declaring them in `metrics` (none when it declares nothing)."""
+    declared = getattr(suite, "metrics", None)
+    if declared is None or not (declared.names or declared.families):
+        return []
+    return sorted({m.name for m in result.metrics if not declared.declares(m.name)})
+
+
 def model_call_counts(adapter: ModelAdapter) -> dict[str, int]:
     """Cache hits/misses and forward passes so far (adapters that count them), for run logs."""
     counts: dict[str, int] = {}
@@ -300,17 +293,6 @@ def model_call_counts(adapter: ModelAdapter) -> dict[str, int]:
         if isinstance(value, int):
             counts[name] = value
     return counts
-
-
-def overall_status(results: list[SuiteResult], run_findings: list) -> Status:
-    if any(r.status == Status.ERROR for r in results):
-        return Status.ERROR
-    failed = any(r.status == Status.FAILED for r in results) or any(
-        f.severity == Severity.FAIL for f in run_findings)
-    return Status.FAILED if failed else Status.PASSED
-
-
-EXIT_CODES = {Status.PASSED: 0, Status.FAILED: 1, Status.ERROR: 2, Status.SKIPPED: 0}
 
 
 def _platform() -> str:

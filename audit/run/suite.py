@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from audit.models.adapters.base import Capability, ModelAdapter
 from audit.data.resolver import DataResolver
+from audit.results.names import MetricNames
 from audit.results import SuiteResult
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Suite(ABC):
     version: ClassVar[str]
     Config: ClassVar[type[SuiteConfig]]
     requires: ClassVar[frozenset[Capability]] = frozenset()
+    metrics: ClassVar[MetricNames] = MetricNames()   # every metric name it emits (gates, mapping check)
 
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         """Capabilities the adapter must have for this config (default: the class's `requires`)."""

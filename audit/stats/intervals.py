@@ -14,7 +14,6 @@ Which interval for what (binding for every suite):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as sps
 
-from audit.stats.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, percentile_bounds, z_value
+from audit.stats.intervals import DEFAULT_CONFIDENCE, percentile_bounds, z_value
 
 
 @dataclass(frozen=True)

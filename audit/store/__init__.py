@@ -230,7 +230,7 @@ class RunStore:
 
     def resolve(self, ref: str | Path) -> tuple[AuditRun, str]:
         """A run from a results.json path, a run folder, or a run id / tag / prefix in the store."""
-        from reports.json_report import load_run
+        from audit.results.load import load_run
 
         path = Path(ref)
         if path.exists():

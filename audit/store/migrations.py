@@ -65,7 +65,7 @@ def ensure_schema(conn: Connection, where: str) -> int:
 def migrate_v1(conn: Connection, where: str) -> None:
     """Copy every legacy run (from its results.json when the file is still there) and its tags."""
     from audit.store.writer import insert_run
-    from reports.json_report import load_run
+    from audit.results.load import load_run
 
     legacy = conn.execute(text(f"SELECT run_id, started_at, finished_at, status, config_path, config_sha256, "
                                f"results_path FROM {LEGACY_RUNS}")).mappings().all()

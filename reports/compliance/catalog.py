@@ -14,6 +14,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from audit.results.names import MetricNames, unknown_prefixes
+from audit.run.registry import declared_metric_names
+
 MAPPING_FILE = "mapping.yaml"
 CAVEATS_FILE = "caveats.yaml"
 RUN_EVIDENCE = ("provenance", "comparison", "variants", "history")
@@ -99,11 +102,23 @@ def _read(name: str) -> Any:
     return yaml.safe_load(resources.files("reports.compliance").joinpath(name).read_text(encoding="utf-8"))
 
 
+def check_prefixes(file: str, prefixes: list[str], declared: MetricNames) -> None:
+    """A prefix that matches no metric a suite declares is a typo that would read "not evidenced"."""
+    unknown = unknown_prefixes(prefixes, declared)
+    if unknown:
+        raise ValueError(f"reports/compliance/{file}: prefix(es) {', '.join(map(repr, unknown))} match no metric "
+                         f"name that an installed suite declares")
+
+
 @functools.lru_cache(maxsize=1)
 def load_mapping() -> Mapping:
-    return Mapping.model_validate(_read(MAPPING_FILE))
+    mapping = Mapping.model_validate(_read(MAPPING_FILE))
+    check_prefixes(MAPPING_FILE, [p for rule in mapping.rules for p in rule.prefix], declared_metric_names())
+    return mapping
 
 
 @functools.lru_cache(maxsize=1)
 def load_caveats() -> Caveats:
-    return Caveats.model_validate(_read(CAVEATS_FILE))
+    caveats = Caveats.model_validate(_read(CAVEATS_FILE))
+    check_prefixes(CAVEATS_FILE, [p for c in caveats.caveats for p in c.prefix], declared_metric_names())
+    return caveats

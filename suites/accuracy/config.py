@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from audit.data.labelled import LabelledDataset
 from audit.run.suite import SuiteConfig
 from suites.accuracy.metrics import DEFAULT_ECE_BINS
-
-
-class LabelledDataset(SuiteConfig):
-    """A local labelled table scored with the model's classifier head."""
-
-    name: str = Field(min_length=1)
-    path: str = Field(description="builtin:..., prepared:..., absolute, or relative to the config file")
-    text_column: str = "text"
-    label_column: str = "label"
-    id_column: str = Field("id", description="example ids for paired comparisons; row index if absent")
-    label_map: dict[str, str] | None = Field(None, description="dataset label -> model label name")
-    limit: int | None = Field(None, gt=0, description="score a seeded random subset of this many rows")
-    seed: int | None = Field(None, description="subset seed; default: derived from the run seed")
 
 
 class LmEvalConfig(SuiteConfig):

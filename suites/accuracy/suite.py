@@ -13,6 +13,7 @@ from suites.accuracy.classification import score_dataset
 from suites.accuracy.config import AccuracyConfig, LabelledDataset, LmEvalConfig
 from audit.data.labelled import load_labelled
 from suites.accuracy.lm_eval_part import score_lm_eval
+from suites.accuracy.names import METRICS
 
 __all__ = ["AccuracySuite", "AccuracyConfig", "LabelledDataset", "LmEvalConfig"]
 
@@ -21,6 +22,7 @@ class AccuracySuite(Suite):
     """Accuracy: labelled datasets (accuracy, macro-F1, ECE with CIs) and offline lm-eval tasks."""
 
     name = "accuracy"
+    metrics = METRICS
     version = "1.0"
     Config = AccuracyConfig
 

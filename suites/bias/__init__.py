@@ -1,0 +1,1 @@
+"""The bias suite: CrowS-Pairs, WinoBias, BBQ, template probes, counterfactual swaps and group fairness."""

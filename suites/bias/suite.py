@@ -22,6 +22,7 @@ from suites.bias.fairness import FairnessConfig, FairnessPart
 from suites.bias.parts import BiasPart
 from suites.bias.templates import TemplateProbeConfig, TemplateProbePart
 from suites.bias.winobias import WinoBiasConfig, WinoBiasPart
+from suites.bias.names import METRICS
 
 AUTO = "auto"
 # The order parts run and report in; each class is stateless, instantiated per run.
@@ -74,6 +75,7 @@ class BiasSuite(Suite):
     """Bias: template probes, CrowS-Pairs, WinoBias, BBQ, counterfactual swaps, group fairness."""
 
     name = "bias"
+    metrics = METRICS
     version = "1.0"
     Config = BiasConfig
     requires = frozenset({Capability.TOKENIZE})

@@ -34,6 +34,7 @@ from suites.explainability.selection import select_subjects
 from suites.explainability.stability import VARIANT_SUFFIX, typo_variant
 from suites.explainability.subjects import encode_units, make_variant
 from suites.explainability.tokens import Masking
+from suites.explainability.names import METRICS
 
 SUITE = "explainability"
 _NEEDS = {ATTENTION: Capability.ATTENTIONS, INTEGRATED_GRADIENTS: Capability.GRADIENTS}
@@ -89,6 +90,7 @@ class ExplainabilitySuite(Suite):
     agreement, stability and cost of each."""
 
     name = SUITE
+    metrics = METRICS
     version = "1.0"
     Config = ExplainabilityConfig
     requires = frozenset({Capability.ENCODE})

@@ -14,7 +14,8 @@ import numpy as np
 
 from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
-from audit.data.labelled import LabelResolver, _example_ids
+from audit.data.ids import example_ids
+from audit.data.labelled import LabelResolver
 from suites.privacy.config import TableRef
 
 
@@ -57,7 +58,7 @@ def load_texts(data: DataResolver, ref: TableRef, *, key: str, labels: list[str]
     if labels is not None and not ref.label_column:
         raise ConfigError(f"{key}.label_column: this part needs labels (the model is a classifier)")
     data.require_columns(frame, wanted, path=str(path), what=key)
-    ids = [f"{Path(path).stem}:{i}" for i in _example_ids(frame, ref.id_column, path, key)]
+    ids = [f"{Path(path).stem}:{i}" for i in example_ids(frame, ref.id_column, path, key)]
     texts, label_ids = [], []
     resolve = LabelResolver(labels, ref.label_map) if labels is not None else None
     for row_no, text in enumerate(frame[ref.text_column]):

@@ -27,6 +27,7 @@ from suites.privacy.data import Texts, check_disjoint, load_texts
 from suites.privacy.dp_data import load_dp_data
 from suites.privacy.dp_part import TrainedModel, run_dp
 from suites.privacy.metrics import AUDITED, AttackEvaluation, evaluate_attack
+from suites.privacy.names import METRICS
 
 MEMBERSHIP, DP, CANARIES = PARTS
 KEY = "privacy"
@@ -75,6 +76,7 @@ class PrivacySuite(Suite):
     """Privacy: membership inference, DP-SGD fine-tuning with its audit, canary exposure."""
 
     name = "privacy"
+    metrics = METRICS
     version = "1.0"
     Config = PrivacyConfig
 

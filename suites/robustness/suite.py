@@ -27,6 +27,7 @@ from suites.robustness.mc import McTask, load_task, mc_predictor
 from suites.robustness.natural import SUITE_KEY, classifier_predictor, evaluate, sweep_plan
 from suites.robustness.natural_report import report_natural
 from suites.robustness.perturbations import CATALOGUE, build
+from suites.robustness.names import METRICS
 
 PERTURBATIONS, ATTACKS, MULTIPLE_CHOICE = PARTS
 NEEDS: dict[str, Capability] = {PERTURBATIONS: Capability.CLASSIFY, ATTACKS: Capability.CLASSIFY,
@@ -68,6 +69,7 @@ class RobustnessSuite(Suite):
     """Robustness: natural perturbations (paired with clean), word/char attacks with budgets, MC tasks."""
 
     name = "robustness"
+    metrics = METRICS
     version = "1.0"
     Config = RobustnessConfig
 

@@ -160,7 +160,7 @@ def fingerprint_folder(folder: Path, files: list[Path], kind: ModelKind) -> str:
 def fingerprint_files(folder: Path, spec: ModelSpec, kind: ModelKind) -> list[Path]:
     """Every file whose content changes outputs: weights, config, tokenizer, and (only when remote
     code may run) the folder's own Python files."""
-    _, weights = _choose_weights(folder, spec)
+    _, weights = choose_weights(folder, spec)
     extra = [folder / f for f in HASHED_FILES if (folder / f).is_file()]
     code = sorted(folder.glob("*.py")) if spec.trust_remote_code else []
     return weights + extra + code
@@ -170,13 +170,13 @@ def model_fingerprint(name: str, spec: ModelSpec, prepared_dir: Path) -> str:
     """The content fingerprint of a configured model without loading it (the runner checks it before
     reusing a finished job of an interrupted run: changed weights must not reuse old results)."""
     folder = resolve_model_dir(spec.path, prepared_dir)
-    fmt, _ = _choose_weights(folder, spec)
-    config = _read_config(folder, has_gguf="gguf_file" in fmt)
+    fmt, _ = choose_weights(folder, spec)
+    config = read_config(folder, has_gguf="gguf_file" in fmt)
     kind = ModelKind(spec.kind) if spec.kind != "auto" else infer_kind(config.get("architectures"))
     return fingerprint_folder(folder, fingerprint_files(folder, spec, kind), kind)
 
 
-def _read_config(folder: Path, has_gguf: bool) -> dict[str, Any]:
+def read_config(folder: Path, has_gguf: bool) -> dict[str, Any]:
     path = folder / CONFIG_FILE
     if not path.is_file():
         if has_gguf:
@@ -188,7 +188,7 @@ def _read_config(folder: Path, has_gguf: bool) -> dict[str, Any]:
         raise ModelLoadError(f"{path}: invalid JSON ({exc})") from None
 
 
-def _choose_weights(folder: Path, spec: ModelSpec) -> tuple[dict[str, Any], list[Path]]:
+def choose_weights(folder: Path, spec: ModelSpec) -> tuple[dict[str, Any], list[Path]]:
     """The from_pretrained kwargs that pick the weight format, and the weight files to hash."""
     found = weight_files(folder)
     if found["safe"]:
@@ -205,7 +205,7 @@ def _choose_weights(folder: Path, spec: ModelSpec) -> tuple[dict[str, Any], list
     raise ModelLoadError(f"{folder}: no model weights (*.safetensors, *.gguf, or *.bin with allow_pickle)")
 
 
-def _auto_class(kind: ModelKind) -> Any:
+def auto_class(kind: ModelKind) -> Any:
     import transformers
 
     return {ModelKind.CAUSAL_LM: transformers.AutoModelForCausalLM,
@@ -214,7 +214,7 @@ def _auto_class(kind: ModelKind) -> Any:
             ModelKind.ENCODER: transformers.AutoModel}[kind]
 
 
-def _max_length(spec: ModelSpec, model: Any, tokenizer: Any) -> int:
+def max_length_for(spec: ModelSpec, model: Any, tokenizer: Any) -> int:
     limits = [spec.max_length]
     for attr in ("max_position_embeddings", "n_positions"):
         value = getattr(model.config, attr, None)
@@ -231,26 +231,22 @@ def _gguf_only(fmt: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fmt.items() if k == "gguf_file"}
 
 
-def load_adapter(name: str, spec: ModelSpec, *, prepared_dir: Path, cache_dir: Path | None) -> HFAdapter:
-    """Load the model and tokenizer named by `spec` and wrap them; `cache_dir=None` = memory cache only."""
+def load_hf_adapter(name: str, spec: ModelSpec, *, prepared_dir: Path, cache_dir: Path | None) -> HFAdapter:
+    """Load a plain Hugging Face folder named by `spec` and wrap it; `cache_dir=None` = memory cache only.
+
+    Int8 variants have their own format: load any configured model with `audit.models.resolve.load_adapter`."""
     import transformers
 
     folder = resolve_model_dir(spec.path, prepared_dir)
-    from audit.models.variants.quantized import is_quantized_folder
-
-    if is_quantized_folder(folder):  # an int8 variant built by audit.models.variants: its own (pickle-free) format
-        from audit.models.variants.adapter import load_quantized_adapter
-
-        return load_quantized_adapter(name, spec, folder, cache_dir=cache_dir)
-    fmt, _ = _choose_weights(folder, spec)
-    config = _read_config(folder, has_gguf="gguf_file" in fmt)
+    fmt, _ = choose_weights(folder, spec)
+    config = read_config(folder, has_gguf="gguf_file" in fmt)
     kind = ModelKind(spec.kind) if spec.kind != "auto" else infer_kind(config.get("architectures"))
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
     common = {"trust_remote_code": spec.trust_remote_code, "local_files_only": True}
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **common, **_gguf_only(fmt))
-        model, info = _auto_class(kind).from_pretrained(folder, dtype=weights_dtype(dtype, device),
+        model, info = auto_class(kind).from_pretrained(folder, dtype=weights_dtype(dtype, device),
                                                         output_loading_info=True,
                                                         **common, **fmt)
     except (OSError, ValueError, KeyError) as exc:
@@ -265,5 +261,5 @@ def load_adapter(name: str, spec: ModelSpec, *, prepared_dir: Path, cache_dir: P
     fingerprint = fingerprint_folder(folder, fingerprint_files(folder, spec, kind), kind)
     batch_size = spec.batch_size if isinstance(spec.batch_size, int) else None
     return HFAdapter(name, kind, model, tokenizer, device=device, dtype=dtype,
-                     max_length=_max_length(spec, model, tokenizer), batch_size=batch_size,
+                     max_length=max_length_for(spec, model, tokenizer), batch_size=batch_size,
                      fingerprint=fingerprint, cache=ResultCache.in_dir(cache_dir), folder=str(folder))

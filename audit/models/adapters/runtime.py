@@ -20,20 +20,12 @@ from audit.models.adapters.base import CachePolicy, Capability, Encoding, ModelK
 from audit.models.adapters.batching import (BatchPolicy, OomCap, autocast_dtype, default_token_budget, inference_context,
                                      pad_batch, run_batched)
 from audit.models.adapters.cache import CacheScope, ResultCache, cache_key
+from audit.versions import package_version
 
 # Bump when a code change alters a number the adapter returns (BOS policy, spacing rules,
 # head-only scoring, packing, ...): every cached result of the old semantics then misses.
 ADAPTER_SEMANTICS_VERSION = "2"
 LOGITS_BYTES_BUDGET = 512 * 2**20   # full-vocabulary float32 logits held per batch
-
-
-def package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def build_scope(fingerprint: str, dtype: torch.dtype, max_length: int, attn_implementation: str,
@@ -43,7 +35,7 @@ def build_scope(fingerprint: str, dtype: torch.dtype, max_length: int, attn_impl
     return CacheScope(fingerprint=fingerprint, dtype=str(dtype).removeprefix("torch."), max_length=max_length,
                       attn_implementation=attn_implementation or "default", device_type=device.split(":")[0],
                       torch_version=torch.__version__, transformers_version=transformers.__version__,
-                      package_version=package_version("rai-audit"), semantics_version=ADAPTER_SEMANTICS_VERSION)
+                      package_version=package_version("rai-audit") or "unknown", semantics_version=ADAPTER_SEMANTICS_VERSION)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from audit.models.adapters import loading
 from audit.models.adapters.base import ModelKind
 from audit.errors import ModelLoadError
 from audit.models.variants.quantized import save_quantized
@@ -53,10 +54,9 @@ def _copy_side_files(base_dir: Path, out_dir: Path) -> None:
 
 def build_variant(base_dir: Path, kind: ModelKind, recipe: VariantRecipe, out_dir: Path) -> dict[str, Any]:
     """Write the variant of the model in `base_dir` into the empty `out_dir`; return build facts."""
-    from audit.models.adapters import loading
 
     try:
-        model = loading._auto_class(kind).from_pretrained(base_dir, dtype=torch.float32, local_files_only=True,
+        model = loading.auto_class(kind).from_pretrained(base_dir, dtype=torch.float32, local_files_only=True,
                                                           use_safetensors=True)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{base_dir}: cannot load the original of a variant: {exc}") from None

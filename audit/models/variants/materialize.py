@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from audit.models.adapters import loading
 from audit.models.adapters.base import ModelKind
 from audit.config.schema import ModelSpec
 from audit.errors import ConfigError
@@ -18,7 +19,7 @@ from audit.models.variants.recipe import VariantRecipe
 log = logging.getLogger("audit.models.variants")
 
 KEY_CHARS = 16
-Resolve = Callable[[ModelSpec], ModelSpec]
+Resolve = Callable[[str], ModelSpec]   # model name -> its loadable spec
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,14 @@ def _loading_fields(spec: ModelSpec, base: ModelSpec, recipe: VariantRecipe) -> 
 def materialize(name: str, specs: Mapping[str, ModelSpec], *, resolve: Resolve, prepared_dir: Path,
                 derived_dir: Path) -> BuiltVariant:
     """Build (or reuse) the variant `name` of the config's `specs`; `resolve` turns the original's
-    spec into a loadable one (relative paths, or the original being a variant itself)."""
-    from audit.models.adapters import loading
+    name into a loadable spec (relative paths, or the original being a variant itself)."""
 
     spec = specs[name]
     if spec.variant_of is None or spec.variant_of not in specs:
         raise ConfigError(f"models.{name}: variant_of names unknown model {spec.variant_of!r}")
-    base_spec = resolve(specs[spec.variant_of])
+    base_spec = resolve(spec.variant_of)
     base_dir = loading.resolve_model_dir(base_spec.path or "", prepared_dir)
-    config = loading._read_config(base_dir, has_gguf=False)
+    config = loading.read_config(base_dir, has_gguf=False)
     kind = (ModelKind(base_spec.kind) if base_spec.kind != "auto"
             else loading.infer_kind(config.get("architectures")))
     base_fp = loading.model_fingerprint(spec.variant_of, base_spec, prepared_dir)
