@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
-from audit.models.adapters.loading import load_adapter
+from audit.models.resolve import load_adapter
 from audit.models.local_factory import LocalModelFactory
 from audit.models.variants.randomise import RandomisationRecipe
 from audit.results import SuiteResult, Verdict

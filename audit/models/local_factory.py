@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from audit.models.adapters.base import ModelAdapter
+from audit.models.adapters.base import ModelAdapter, ModelKind
 from audit.models.adapters.loading import model_fingerprint, resolve_model_dir
 from audit.config.schema import ModelSpec
 from audit.errors import ConfigError, ModelLoadError
@@ -24,7 +24,6 @@ from audit.models.factory import DerivedModel
 from audit.data.prepare.manifest import Artifact, ensure_artifact, read_manifest
 from audit.results import DerivedModelProvenance
 from audit.models.training.recipe import FineTuneRecipe, TrainingData
-from audit.models.adapters.base import ModelKind
 from audit.models.variants.randomise import RandomisationRecipe, build_randomised
 
 log = logging.getLogger("audit.models.factory")
