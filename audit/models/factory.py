@@ -4,6 +4,8 @@ A suite never builds or trains a model object itself. It asks the factory for
 - `derive(name, recipe, data)`: a new model fine-tuned from `recipe.base` (privately or not),
   built once into `CACHE/derived/<hash>/`, keyed by the recipe, the data and the base model's
   fingerprint, so a second run reuses it; recorded in the run's provenance as a derived model;
+- `randomise(name, base, recipe, kind)`: a copy of `base` with its top layers or all its parameters
+  re-initialised (audit.models.variants.randomise), cached the same way (explanation sanity checks);
 - `load(name, ref, kind)`: another existing model (e.g. a reference model for a calibrated
   membership-inference attack), read-only, with the same safety rules as the audited models.
 The audited model's folder is never written to.
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 from audit.models.adapters.base import ModelAdapter
 from audit.results import DerivedModelProvenance
 from audit.models.training.recipe import FineTuneRecipe, TrainingData
+from audit.models.variants.randomise import RandomisationRecipe
 
 
 @dataclass
@@ -33,6 +36,8 @@ class DerivedModel:
 
 class ModelFactory(Protocol):
     def derive(self, name: str, recipe: FineTuneRecipe, data: TrainingData) -> DerivedModel: ...
+
+    def randomise(self, name: str, base: str, recipe: RandomisationRecipe, kind: str) -> DerivedModel: ...
 
     def load(self, name: str, ref: str, kind: str = "auto") -> ModelAdapter: ...
 

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from audit.models.adapters.base import ModelAdapter
+from audit.models.adapters.base import ModelAdapter, ModelKind
 from audit.models.adapters.loading import model_fingerprint, resolve_model_dir
 from audit.config.schema import ModelSpec
 from audit.errors import ConfigError, ModelLoadError
@@ -24,6 +24,7 @@ from audit.models.factory import DerivedModel
 from audit.data.prepare.manifest import Artifact, ensure_artifact, read_manifest
 from audit.results import DerivedModelProvenance
 from audit.models.training.recipe import FineTuneRecipe, TrainingData
+from audit.models.variants.randomise import RandomisationRecipe, build_randomised
 
 log = logging.getLogger("audit.models.factory")
 
@@ -137,5 +138,24 @@ class LocalModelFactory:
                       "built_at": manifest.get("created_at"), "base_fingerprint": base_fp})
         if name in self.derived and self.derived[name].sha256 != provenance.sha256:
             raise ModelLoadError(f"derived model name {name!r} is used for two different models in one job")
+        self.derived[name] = provenance
+        return DerivedModel(name=name, adapter=adapter, provenance=provenance)
+
+    def randomise(self, name: str, base: str, recipe: RandomisationRecipe, kind: str) -> DerivedModel:
+        """A copy of `base` with the recipe's parameters re-initialised, built once (cached by the recipe
+        and the base's fingerprint); loaded like the original."""
+        base_dir = resolve_model_dir(base, self.prepared_dir)
+        base_fp = model_fingerprint(name, ModelSpec(path=str(base_dir)), self.prepared_dir)
+        key = recipe.key(base_fp)[:16]
+        artifact = Artifact(name=f"{name}-{key}", recipe={"key": key, "recipe": recipe.as_dict()},
+                            build=lambda folder, _log: build_randomised(base_dir, ModelKind(kind), recipe, folder))
+        outcome = ensure_artifact(self.derived_dir, artifact, log=self._log)
+        folder = Path(outcome["path"])
+        adapter = self.loader(name, ModelSpec(path=str(folder), kind=kind, device=self.device),  # type: ignore[arg-type]
+                              self.prepared_dir, self.result_cache_dir)
+        provenance = DerivedModelProvenance(
+            base=base, path=str(folder), sha256=adapter.fingerprint, kind=kind, recipe=recipe.as_dict(),
+            recipe_sha256=key, training={**outcome.get("info", {}), "status": outcome["status"],
+                                         "base_fingerprint": base_fp, "builder": "audit.models.variants.randomise"})
         self.derived[name] = provenance
         return DerivedModel(name=name, adapter=adapter, provenance=provenance)

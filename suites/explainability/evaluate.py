@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from suites.explainability import faithfulness as F
+from suites.explainability.chance import NULL_SUFFIX
 from suites.explainability.agreement import agreement_spearman, top_k_overlap
 from suites.explainability.occlusion import occlusion_scores
 from suites.explainability.scoring import Scorer
@@ -32,18 +33,25 @@ class Evaluation:
     stability: dict[str, np.ndarray] = field(default_factory=dict)
     loo_drops: list[np.ndarray] = field(default_factory=list)
     full: np.ndarray = field(default_factory=lambda: np.zeros(0))   # f(x) of each example
+    null_comprehensiveness: dict[str, np.ndarray] = field(default_factory=dict)   # own-permutation null
+    null_sufficiency: dict[str, np.ndarray] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)   # method -> why it is left out of the verdicts
 
 
 def faithfulness_scores(scorer: Scorer, indices: Sequence[int], rankings: dict[str, dict[int, np.ndarray]],
-                        only_positive: bool, out: Evaluation) -> None:
-    """Comprehensiveness / sufficiency AOPC of every ranking on every subject, in one scorer call."""
+                        only_positive: bool, out: Evaluation, grid: str = F.GRID_FERRET,
+                        nulls: dict[str, dict[int, np.ndarray]] | None = None) -> None:
+    """Comprehensiveness / sufficiency AOPC of every ranking (and of each one's permutation null,
+    `nulls` keyed by chance.null_name) on every subject, in one scorer call."""
+    nulls = nulls or {}
+    rankings = {**rankings, **nulls}
     full = scorer.full(EVALUATION, indices)
     out.full = full
     items: list[tuple[int, np.ndarray]] = []
     spans: dict[tuple[str, int], tuple[int, int, int]] = {}
     for method, by_subject in rankings.items():
         for i in indices:
-            plan = F.plan(by_subject[i], only_positive)
+            plan = F.plan(by_subject[i], only_positive, grid)
             start = len(items)
             items += [(i, keep) for keep in plan.comprehensiveness]
             middle = len(items)
@@ -58,6 +66,10 @@ def faithfulness_scores(scorer: Scorer, indices: Sequence[int], rankings: dict[s
             suff.append(F.aopc(f_x, values[middle:end]))
         out.comprehensiveness[method] = np.array(comp)
         out.sufficiency[method] = np.array(suff)
+    for name in nulls:
+        method = name[:-len(NULL_SUFFIX)]
+        out.null_comprehensiveness[method] = out.comprehensiveness.pop(name)
+        out.null_sufficiency[method] = out.sufficiency.pop(name)
 
 
 def loo_correlations(scorer: Scorer, indices: Sequence[int], rankings: dict[str, dict[int, np.ndarray]],

@@ -9,6 +9,11 @@ sufficiency = f(x) − f(rationale alone) (lower: the rationale carries the pred
 the mean over the kept k. Tokens are removed from the ids (ferret decodes and re-tokenizes the
 text, which can re-merge word pieces; ids do not). A ranking with no positive token has
 comprehensiveness 0 and the sufficiency of keeping nothing.
+
+`grid="fixed"` (the suite's default) keeps every k level for every method: an empty rationale (no
+positive score left) counts as removing nothing, a repeated one counts again. ferret's skipping
+averages a method with few positive scores over fewer (small-k) levels than an all-positive random
+ranking, which confounds the comparison with chance; on a fixed grid both average the same levels.
 """
 
 from __future__ import annotations
@@ -28,9 +33,21 @@ def top_k(scores: np.ndarray, k: int, only_positive: bool) -> list[int]:
     return [int(i) for i in order if not only_positive or scores[i] > 0]
 
 
-def rationales(scores: np.ndarray, only_positive: bool = True) -> list[list[int]]:
-    """Token index sets for k = 10%..100% of len(scores); empty and repeated sets left out."""
+GRID_FIXED = "fixed"
+GRID_FERRET = "ferret"
+
+
+def grid_sizes(n: int) -> list[int]:
+    """The distinct rationale sizes k = int(fraction · n) ≥ 1 of the shared grid (depends on n only)."""
+    return sorted({int(fraction * n) for fraction in THRESHOLDS} - {0})
+
+
+def rationales(scores: np.ndarray, only_positive: bool = True, grid: str = GRID_FERRET) -> list[list[int]]:
+    """Token index sets for k = 10%..100% of len(scores). ferret grid: empty and repeated sets left
+    out; fixed grid: one set per size of `grid_sizes` (possibly empty or repeated)."""
     scores = np.asarray(scores, dtype=np.float64)
+    if grid == GRID_FIXED:
+        return [top_k(scores, k, only_positive) for k in grid_sizes(len(scores))]
     out: list[list[int]] = []
     last: set[int] | None = None
     for fraction in THRESHOLDS:
@@ -53,9 +70,9 @@ class FaithfulnessPlan:
     sufficiency: list[np.ndarray]
 
 
-def plan(scores: np.ndarray, only_positive: bool = True) -> FaithfulnessPlan:
+def plan(scores: np.ndarray, only_positive: bool = True, grid: str = GRID_FERRET) -> FaithfulnessPlan:
     n = len(scores)
-    sets = rationales(scores, only_positive)
+    sets = rationales(scores, only_positive, grid)
     comp, suff = [], []
     for chosen in sets:
         keep = np.ones(n, dtype=bool)

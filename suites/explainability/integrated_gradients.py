@@ -25,17 +25,22 @@ class IgResult:
     attributions: list[Attribution]
 
 
-def gradient_request(adapter: ModelAdapter, subject: Subject, steps: int, baseline: str) -> GradientRequest:
+def gradient_request(adapter: ModelAdapter, subject: Subject, steps: int, baseline: str,
+                     contrast: tuple[str, ...] = ()) -> GradientRequest:
     if adapter.kind == ModelKind.CAUSAL_LM:
         assert subject.continuation is not None
-        return GradientRequest(text=subject.text, target=subject.continuation, steps=steps, baseline=baseline)
+        return GradientRequest(text=subject.text, target=subject.continuation, steps=steps, baseline=baseline,
+                               contrast=contrast)
     return GradientRequest(text=subject.units.text, target=subject.target, steps=steps, baseline=baseline)
 
 
 def integrated_gradients(adapter: ModelAdapter, subjects: Sequence[Subject], *, steps: int,
-                         baseline: str) -> IgResult:
-    """One batched gradients call for every subject."""
-    attributions = adapter.gradients([gradient_request(adapter, s, steps, baseline) for s in subjects])
+                         baseline: str, contrast: Sequence[tuple[str, ...]] | None = None) -> IgResult:
+    """One batched gradients call for every subject (`contrast`: per subject, the choices a causal LM's
+    output is normalised over)."""
+    contrast = contrast if contrast is not None else [()] * len(subjects)
+    attributions = adapter.gradients([gradient_request(adapter, s, steps, baseline, c)
+                                      for s, c in zip(subjects, contrast)])
     scores, gaps, relative = [], [], []
     for subject, attribution in zip(subjects, attributions):
         live = [not s for s in attribution.special]

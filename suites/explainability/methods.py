@@ -29,6 +29,8 @@ class IgDetail:
     relative_gap: float
     output: float
     baseline_output: float
+    steps: int = 0
+    converged: bool = True
 
 
 @dataclass
@@ -41,6 +43,8 @@ class MethodRuns:
     ig: dict[int, IgDetail] = field(default_factory=dict)
     attention_maps: dict[int, AttentionResult] = field(default_factory=dict)
     rollouts: dict[int, np.ndarray] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)   # method -> why it is left out of the verdicts
+    shap_info: dict[int, dict] = field(default_factory=dict)   # SHAP: estimator, budget, needed, truncated
 
     def add(self, method: str, indices: Sequence[int], scores: Sequence[np.ndarray], seconds: float) -> None:
         self.scores.setdefault(method, {}).update(zip(indices, (np.asarray(s, dtype=np.float64) for s in scores)))
@@ -60,7 +64,8 @@ def run_methods(methods: Sequence[str], indices: Sequence[int], *, adapter: Mode
         elif method == SHAP:
             scores = shap_scores(scorer, indices, SHAP, max_evals=cfg.shap.max_evals,
                                  batch_size=cfg.shap.batch_size, masking=cfg.masking,
-                                 seed_for=lambda i: seed_for(SHAP, i))
+                                 seed_for=lambda i: seed_for(SHAP, i), max_evals_cap=cfg.shap.max_evals_cap,
+                                 exact_max_units=cfg.shap.exact_max_units, info=runs.shap_info)
         elif method == LIME:
             scores = lime_scores(scorer, indices, LIME, num_samples=cfg.lime.num_samples,
                                  kernel_width=cfg.lime.kernel_width, masking=cfg.masking,
@@ -72,16 +77,45 @@ def run_methods(methods: Sequence[str], indices: Sequence[int], *, adapter: Mode
         runs.add(method, indices, scores, time.perf_counter() - started)
 
 
+def converged(detail: IgDetail, target_gap: float, floor: float = 1e-4) -> bool:
+    """Completeness within `target_gap` of |f(x) − f(baseline)| (or below `floor` in absolute terms)."""
+    return detail.gap <= max(target_gap * abs(detail.output - detail.baseline_output), floor)
+
+
 def _integrated_gradients(adapter: ModelAdapter, scorer: Scorer, indices: Sequence[int],
                           cfg: ExplainabilityConfig, runs: MethodRuns) -> list[np.ndarray]:
-    steps = cfg.integrated_gradients.steps
-    result = integrated_gradients(adapter, [scorer.subjects[i] for i in indices], steps=steps,
-                                  baseline=cfg.integrated_gradients.baseline)
-    for i, gap, relative, attribution in zip(indices, result.completeness_gaps, result.relative_gaps,
-                                             result.attributions):
-        runs.ig[i] = IgDetail(gap, relative, attribution.output, attribution.baseline_output)
-        scorer.charge(INTEGRATED_GRADIENTS, scorer.subjects[i].id, 1, steps + 2)  # rows, each with a backward
-    return result.scores
+    """IG with adaptive steps: subjects whose completeness gap is above the target are redone with twice
+    the steps, up to `max_steps`; a subject still above it marks IG excluded from the verdicts."""
+    ig = cfg.integrated_gradients
+    scores: dict[int, np.ndarray] = {}
+    pending, steps = list(indices), ig.steps
+    while pending:
+        result = integrated_gradients(adapter, [scorer.subjects[i] for i in pending], steps=steps,
+                                      baseline=ig.baseline, contrast=ig_contrast(scorer, pending))
+        still = []
+        for i, gap, relative, attribution, score in zip(pending, result.completeness_gaps, result.relative_gaps,
+                                                         result.attributions, result.scores):
+            detail = IgDetail(gap, relative, attribution.output, attribution.baseline_output, steps)
+            detail.converged = converged(detail, ig.target_gap)
+            runs.ig[i], scores[i] = detail, score
+            scorer.charge(INTEGRATED_GRADIENTS, scorer.subjects[i].id, 1, steps + 2)  # rows, each with a backward
+            if not detail.converged:
+                still.append(i)
+        if not still or steps * 2 > ig.max_steps:
+            break
+        pending, steps = still, steps * 2
+    failed = [i for i in indices if not runs.ig[i].converged]
+    if failed:
+        worst = max(runs.ig[i].relative_gap for i in failed)
+        runs.excluded[INTEGRATED_GRADIENTS] = (
+            f"completeness gap above {ig.target_gap:.0%} of f(x) − f(baseline) on {len(failed)} of {len(indices)} "
+            f"inputs after {steps} steps (worst {worst:.0%}): the path integral is not converged")
+    return [scores[i] for i in indices]
+
+
+def ig_contrast(scorer: Scorer, indices: Sequence[int]) -> list[tuple[str, ...]]:
+    """Causal LMs: the task's choices (IG explains log p(chosen) − logsumexp over them); else none."""
+    return [tuple(scorer.subjects[i].choices) for i in indices]
 
 
 def _attention(adapter: ModelAdapter, scorer: Scorer, indices: Sequence[int], runs: MethodRuns) -> list[np.ndarray]:

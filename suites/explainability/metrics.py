@@ -1,20 +1,18 @@
 """Metrics, per-example outcomes and verdict findings of the explainability suite, from an Evaluation.
 
-Every number is a mean over the explained examples with a seeded bootstrap CI; the chance baseline
-(a seeded random ranking) is reported as method "random", and each method is compared with it
-pairwise over the same examples (paired bootstrap), which decides the "beats chance" verdict.
+Every number is a mean over the explained examples with a seeded bootstrap CI; a seeded random
+ranking is reported as method "random" for reference. Whether a method beats chance is decided
+against its own permutation null (suites.explainability.chance_verdicts).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from audit.results import Finding, Metric, Outcomes, Severity, SuiteResult, UNIT_PROPORTION
-from audit.stats import PairedComparison, bootstrap_mean, paired_bootstrap, wilson_interval
-from suites.explainability.config import RANDOM
+from audit.stats import bootstrap_mean
 from suites.explainability.evaluate import Evaluation
 
 COMPREHENSIVENESS = "explain.comprehensiveness_aopc"
@@ -29,23 +27,11 @@ IG_GAP = "explain.ig_completeness_gap"
 IG_RELATIVE_GAP = "explain.ig_relative_completeness_gap"
 SECONDS = "explain.seconds_per_explanation"
 MODEL_CALLS = "explain.model_calls_per_explanation"
-BEATING_CHANCE = "explain.methods_beating_chance"
+NULL_COMPREHENSIVENESS = "explain.comprehensiveness_null"
 IG_GROUP = {"method": "integrated_gradients"}
 
-RELATIVE_GAP_WARN = 0.1   # IG with a completeness gap above 10% of f(x) − f(baseline) needs more steps
 
 Seed = Callable[..., int]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    method: str
-    comprehensiveness: PairedComparison   # method − random (higher: better than chance)
-    sufficiency: PairedComparison         # random − method (higher: better than chance)
-
-    @property
-    def beats_chance(self) -> bool:
-        return self.comprehensiveness.ci_low > 0
 
 
 def _mean_metric(name: str, values: np.ndarray, seed: int, **fields) -> Metric | None:
@@ -63,9 +49,9 @@ def _outcomes(name: str, group: dict[str, str], ids: list[str], values: np.ndarr
     return Outcomes(metric=name, group=group, example_ids=[i for i, _ in keep], values=[v for _, v in keep])
 
 
-def add_faithfulness(result: SuiteResult, ev: Evaluation, unit: str, seed: Seed) -> list[Verdict]:
-    """Comprehensiveness, sufficiency and LOO correlation per method (random included), and the
-    paired comparison of each method with the random ranking."""
+def add_faithfulness(result: SuiteResult, ev: Evaluation, unit: str, seed: Seed) -> None:
+    """Comprehensiveness, sufficiency and LOO correlation per method (random included), and each
+    method's own chance level (the permutation null; the comparison is in chance_verdicts)."""
     for method in ev.comprehensiveness:
         group = {"method": method}
         rows = (
@@ -85,71 +71,13 @@ def add_faithfulness(result: SuiteResult, ev: Evaluation, unit: str, seed: Seed)
             outcome = _outcomes(name, group, ev.example_ids, values)
             if outcome is not None:
                 result.outcomes.append(outcome)
-    verdicts = []
-    if RANDOM not in ev.comprehensiveness or len(ev.example_ids) < 2:
-        return verdicts
-    for method in [m for m in ev.comprehensiveness if m != RANDOM]:
-        comp = paired_bootstrap(ev.comprehensiveness[RANDOM], ev.comprehensiveness[method],
-                                seed=seed(COMPREHENSIVENESS_GAIN, method))
-        suff = paired_bootstrap(ev.sufficiency[method], ev.sufficiency[RANDOM], seed=seed(SUFFICIENCY_GAIN, method))
-        for name, cmp, what in ((COMPREHENSIVENESS_GAIN, comp, "comprehensiveness AOPC of the method minus the "
-                                                               "random ranking's, paired over examples"),
-                                (SUFFICIENCY_GAIN, suff, "sufficiency AOPC of the random ranking minus the "
-                                                         "method's, paired over examples")):
-            result.metrics.append(Metric(name=name, value=cmp.difference, ci_low=cmp.ci_low, ci_high=cmp.ci_high,
-                                         n=cmp.n, ci_method=cmp.test, group={"method": method},
-                                         higher_is_better=True, unit=unit, description=what))
-        verdicts.append(Verdict(method, comp, suff))
-    return verdicts
-
-
-def verdict_findings(verdicts: list[Verdict], ev: Evaluation, unit: str) -> list[Finding]:
-    """One finding per method (does it beat chance?) and which method to trust most."""
-    findings = []
-    for v in verdicts:
-        c, s = v.comprehensiveness, v.sufficiency
-        comp = float(np.mean(ev.comprehensiveness[v.method]))
-        rand = float(np.mean(ev.comprehensiveness[RANDOM]))
-        text = (f"comprehensiveness AOPC {comp:.3f} vs {rand:.3f} for a random ranking "
-                f"(difference {c.difference:+.3f}, "
-                f"95% CI [{c.ci_low:+.3f}, {c.ci_high:+.3f}], p = {c.p_value:.3f}, n = {c.n}); sufficiency "
-                f"better than random by {s.difference:+.3f} [{s.ci_low:+.3f}, {s.ci_high:+.3f}] ({unit})")
-        if v.beats_chance:
-            message, severity = f"{v.method} beats chance: {text}", Severity.INFO
-        elif c.ci_high < 0:
-            message, severity = f"{v.method} is worse than a random ranking: {text}", Severity.WARN
-        else:
-            message, severity = f"{v.method} does not beat a random ranking: {text}", Severity.WARN
-        findings.append(Finding(severity=severity, message=message, metric=COMPREHENSIVENESS_GAIN,
-                                evidence={"method": v.method, "beats_chance": v.beats_chance,
-                                          "difference": c.difference, "ci_low": c.ci_low, "ci_high": c.ci_high,
-                                          "p_value": c.p_value, "n": c.n}))
-    trusted = [v for v in verdicts if v.beats_chance]
-    if trusted:
-        best = max(trusted, key=lambda v: v.comprehensiveness.difference)
-        findings.append(Finding(severity=Severity.INFO, metric=COMPREHENSIVENESS,
-                                message=f"most faithful on these examples: {best.method} (largest comprehensiveness "
-                                        f"gain over a random ranking, "
-                                        f"{best.comprehensiveness.difference:+.3f} {unit}); "
-                                        f"{len(trusted)} of {len(verdicts)} methods beat chance",
-                                evidence={"method": best.method, "beat_chance": [v.method for v in trusted]}))
-    elif verdicts:
-        findings.append(Finding(severity=Severity.WARN, metric=COMPREHENSIVENESS,
-                                message="no explanation method beats a random ranking on these examples: "
-                                        "do not trust their token attributions", evidence={}))
-    return findings
-
-
-def add_headline(result: SuiteResult, verdicts: list[Verdict]) -> None:
-    """The share of methods whose comprehensiveness beats the random ranking (the report's headline)."""
-    if not verdicts:
-        return
-    beating = sum(v.beats_chance for v in verdicts)
-    result.metrics.append(Metric.from_estimate(
-        BEATING_CHANCE, wilson_interval(beating, len(verdicts)), higher_is_better=True, unit=UNIT_PROPORTION,
-        description=f"{beating} of {len(verdicts)} methods rank tokens better than chance (comprehensiveness gain "
-                    "over a random ranking with a paired-bootstrap CI above 0); the Wilson CI treats the "
-                    "methods as a sample and is indicative only"))
+    for method, values in ev.null_comprehensiveness.items():
+        metric = _mean_metric(NULL_COMPREHENSIVENESS, values, seed(NULL_COMPREHENSIVENESS, method),
+                              group={"method": method}, higher_is_better=None, unit=unit,
+                              description="comprehensiveness AOPC of a seeded permutation of the method's own "
+                                          "scores (its chance level: same positives, same k grid)")
+        if metric is not None:
+            result.metrics.append(metric)
 
 
 def add_agreement(result: SuiteResult, ev: Evaluation, k: int, seed: Seed) -> None:
@@ -178,7 +106,9 @@ def add_stability(result: SuiteResult, ev: Evaluation, seed: Seed) -> None:
 
 
 def add_ig(result: SuiteResult, ids: list[str], gaps: np.ndarray, relative: np.ndarray, unit: str,
-           seed: Seed) -> list[Finding]:
+           seed: Seed, excluded: str | None = None) -> list[Finding]:
+    """IG's completeness gaps (per example in the outcomes) and, if it did not converge, the WARN that
+    says it was left out."""
     for name, values, fields in ((IG_GAP, gaps, dict(unit=unit, description="|Σ attributions − (f(x) − "
                                                       "f(baseline))| per explanation")),
                                  (IG_RELATIVE_GAP, relative, dict(description="completeness gap / |f(x) − "
@@ -189,13 +119,12 @@ def add_ig(result: SuiteResult, ids: list[str], gaps: np.ndarray, relative: np.n
         outcome = _outcomes(name, IG_GROUP, ids, values)
         if outcome is not None:
             result.outcomes.append(outcome)
-    finite = relative[np.isfinite(relative)]
-    if finite.size and float(finite.mean()) > RELATIVE_GAP_WARN:
+    if excluded is not None:
         return [Finding(severity=Severity.WARN, metric=IG_RELATIVE_GAP,
-                        message=f"integrated gradients' completeness gap is {float(finite.mean()):.0%} of "
-                                "f(x) − f(baseline) on average: the path integral is not converged (raise "
-                                "integrated_gradients.steps or change the baseline)",
-                        evidence={"mean_relative_gap": float(finite.mean())})]
+                        message=f"integrated gradients excluded from the faithfulness verdicts and the agreement "
+                                f"table: {excluded} (raise integrated_gradients.max_steps or change the baseline)",
+                        evidence={"method": "integrated_gradients", "excluded": True, "reason": excluded,
+                                  "relative_gaps": [float(v) for v in relative]})]
     return []
 
 

@@ -1,8 +1,10 @@
 """What is explained, as a function of which tokens are kept.
 
 Classifier: f = p(target label | input), the input given as token ids (classify_ids), so a
-masked input is exactly the ids we built. Causal LM: f = log p(continuation | prompt) in nats
-(loglikelihood), the masked prompt given as text. Both are the quantities the adapter's
+masked input is exactly the ids we built. Causal LM: f = log p(chosen | prompt) − logsumexp over
+the task's choices, in nats (the log-softmax of the choice among the choices, from loglikelihood):
+removing a review token moves both answers' log-probabilities, and only their contrast is the
+choice. The masked prompt is given as text. Both are the quantities the adapter's
 integrated gradients attribute, so every method explains the same number.
 """
 
@@ -53,7 +55,8 @@ class ClassifierObjective:
 
 
 class ContinuationObjective:
-    """log p(continuation | masked prompt) in nats (text masking: removal only)."""
+    """log p(chosen | masked prompt) − logsumexp over the choices, in nats (text masking: removal only).
+    Raw results are the log-likelihoods of every choice, shared by every target."""
 
     unit = UNIT_NATS
 
@@ -62,14 +65,23 @@ class ContinuationObjective:
 
     def key(self, subject: Subject, keep: np.ndarray, masking: Masking) -> Hashable:
         assert subject.continuation is not None
-        return subject.units.masked_text(keep), subject.continuation
+        return subject.units.masked_text(keep), subject.choices or (subject.continuation,)
 
     def evaluate(self, keys: Sequence[Hashable]) -> list[object]:
-        results = self.adapter.loglikelihood([tuple(k) for k in keys], cache=CachePolicy.MEMORY)
-        return [float(r.logprob) for r in results]
+        requests = [(text, choice) for text, choices in keys for choice in choices]  # type: ignore[misc]
+        results = self.adapter.loglikelihood(requests, cache=CachePolicy.MEMORY)
+        out, at = [], 0
+        for _, choices in keys:  # type: ignore[misc]
+            out.append(np.array([float(r.logprob) for r in results[at:at + len(choices)]]))
+            at += len(choices)
+        return out
 
     def value(self, subject: Subject, raw: object) -> float:
-        return float(raw)  # type: ignore[arg-type]
+        lp = np.asarray(raw, dtype=np.float64)
+        if not subject.choices:
+            return float(lp[0])
+        top = lp.max()
+        return float(lp[subject.target] - (top + np.log(np.exp(lp - top).sum())))
 
 
 def objective_for(adapter: ModelAdapter) -> Objective:

@@ -10,6 +10,7 @@ from audit.run.suite import Context
 from suites.explainability import metrics as M
 from suites.explainability import views as V
 from suites.explainability.attention import query_position
+from suites.explainability.chance_verdicts import add_gains, chance_findings, chance_verdicts
 from suites.explainability.config import ATTENTION, INTEGRATED_GRADIENTS, RANDOM, ExplainabilityConfig
 from suites.explainability.evaluate import EVALUATION, Evaluation
 from suites.explainability.methods import MethodRuns
@@ -27,15 +28,18 @@ def build_report(result: SuiteResult, *, ctx: Context, cfg: ExplainabilityConfig
     def seed(*keys: object) -> int:
         return ctx.sub_seed(SUITE, *keys)
 
-    verdicts = M.add_faithfulness(result, ev, unit, seed)
-    M.add_headline(result, verdicts)
-    result.findings += M.verdict_findings(verdicts, ev, unit)
+    M.add_faithfulness(result, ev, unit, seed)
+    verdicts = chance_verdicts(ev, methods, alpha=cfg.chance.alpha, min_gain=cfg.chance.min_gain,
+                               min_examples=cfg.chance.min_examples, seed=seed)
+    add_gains(result, ev, verdicts, unit, seed)
+    result.findings += chance_findings(verdicts, unit, cfg.chance.alpha)
     M.add_agreement(result, ev, cfg.top_k, seed)
     M.add_stability(result, ev, seed)
     if INTEGRATED_GRADIENTS in runs.scores:
         ig = [runs.ig[i] for i in originals]
         result.findings += M.add_ig(result, ev.example_ids, np.array([d.gap for d in ig]),
-                                    np.array([d.relative_gap for d in ig]), unit, seed)
+                                    np.array([d.relative_gap for d in ig]), unit, seed,
+                                    runs.excluded.get(INTEGRATED_GRADIENTS))
     costs = _costs(scorer, runs, methods)
     evaluation_cost = _evaluation_cost(scorer)
     M.add_costs(result, costs, {m: np.array(c["evaluations_per_subject"]) for m, c in costs.items()}, seed)
@@ -75,9 +79,11 @@ def _notes(scorer: Scorer, originals: list[int], variants: dict[int, int], cfg: 
                              evidence={"examples": cut}))
     if cfg.stability.enabled and len(variants) < len(originals):
         missing = [scorer.subjects[i].id for i in originals if i not in variants]
+        no_word = "no word of 4+ letters to put a typo in"
+        why = (f"stability.n = {cfg.stability.n}: only the shortest examples get a variant, or {no_word}"
+               if cfg.stability.n else f"{no_word} for the others")
         notes.append(Finding(severity=Severity.INFO,
-                             message=f"stability measured on {len(variants)} of {len(originals)} examples (no word "
-                                     "of 4+ letters to put a typo in for the others)",
+                             message=f"stability measured on {len(variants)} of {len(originals)} examples ({why})",
                              evidence={"examples": missing}))
     return notes
 
@@ -90,12 +96,12 @@ def _views(result, ctx, cfg, scorer, runs, ev, originals, predicted, methods, co
     def grouped(name: str, method: str):
         return by_name.get((name, f"method={method}"))
 
-    beats = {v.method: v.beats_chance for v in verdicts}
+    beats = {v.method: v.verdict.value for v in verdicts}
     summary = []
     for method in methods + [RANDOM]:
         cells = [grouped(n, method) for n in (M.COMPREHENSIVENESS, M.SUFFICIENCY, M.LOO_CORRELATION, M.STABILITY)]
         summary.append([method] + [None if c is None else round(c.value, 4) for c in cells]
-                       + ["—" if method == RANDOM else ("yes" if beats.get(method) else "no")])
+                       + ["—" if method == RANDOM else beats.get(method, "excluded")])
     result.views.append(V.summary_table(summary, unit, len(originals)))
     for name, title, caption in (
             (M.COMPREHENSIVENESS, "Comprehensiveness AOPC per method (higher is better)",
@@ -113,7 +119,7 @@ def _views(result, ctx, cfg, scorer, runs, ev, originals, predicted, methods, co
     if len(methods) > 1:
         pairs = {(m.group["method_a"], m.group["method_b"]): m.value for m in result.metrics
                  if m.name == M.AGREEMENT and m.group}
-        result.views.append(V.agreement_matrix(methods, pairs))
+        result.views.append(V.agreement_matrix([m for m in methods if m not in runs.excluded], pairs))
     result.views.append(V.cost_table([[m, c["explanations"], round(c["seconds"] / max(1, c["explanations"]), 4),
                                        round(c["evaluations"] / max(1, c["explanations"]), 1),
                                        round(c["requests"] / max(1, c["explanations"]), 1)]
@@ -158,11 +164,40 @@ def _details(cfg, scorer, runs, ev, originals, predicted, variants, methods, ran
                                 "scores": {m: runs.scores[m][v].tolist() for m in methods if v in runs.scores[m]}}
         examples.append(entry)
     return {
-        "model_kind": ctx.adapter.kind.value, "explained_output": "log p(continuation | prompt)" if unit == "nats"
+        "model_kind": ctx.adapter.kind.value,
+        "explained_output": "log p(chosen | prompt) - logsumexp over the choices" if unit == "nats"
         else "p(target | text)", "unit": unit, "methods": methods, "n_examples": len(originals),
         "masking": cfg.masking.value, "faithfulness_masking": "remove", "only_positive": cfg.only_positive,
-        "budgets": {"shap_max_evals": cfg.shap.max_evals, "lime_num_samples": cfg.lime.num_samples,
-                    "ig_steps": cfg.integrated_gradients.steps, "ig_baseline": cfg.integrated_gradients.baseline},
+        "budgets": {"shap_max_evals": "resolve every leaf" if cfg.shap.max_evals is None else cfg.shap.max_evals,
+                    "lime_num_samples": cfg.lime.num_samples,
+                    "ig_steps": cfg.integrated_gradients.steps, "ig_max_steps": cfg.integrated_gradients.max_steps,
+                    "ig_target_gap": cfg.integrated_gradients.target_gap,
+                    "ig_baseline": cfg.integrated_gradients.baseline},
+        "settings": settings(cfg, ctx),
+        "faithfulness_grid": cfg.faithfulness_grid, "chance": cfg.chance.model_dump(),
+        "excluded": dict(runs.excluded),
         "costs": {m: {k: v for k, v in c.items() if k != "evaluations_per_subject"} for m, c in costs.items()},
         "adapter_calls": scorer.adapter_calls, "examples": examples,
+    }
+
+
+def settings(cfg: ExplainabilityConfig, ctx: Context) -> dict:
+    """Every setting that changes a number, for a third party to recompute them."""
+    adapter = ctx.adapter
+    return {
+        "masking": cfg.masking.value, "faithfulness_masking": "remove",
+        "shap": {"estimator": f"exact Shapley (enumeration) up to {cfg.shap.exact_max_units} tokens, else shap "
+                              "PartitionExplainer (Owen values)",
+                 "max_evals": cfg.shap.max_evals, "max_evals_cap": cfg.shap.max_evals_cap,
+                 "exact_max_units": cfg.shap.exact_max_units, "batch_size": cfg.shap.batch_size,
+                 "tree": "shap.maskers._text.partition_tree over the token strings, word pieces marked '##' as "
+                         "shap's Text masker marks them; heights = rescaled cluster sizes",
+                 "special_tokens_in_clustering": False, "tie_breaking": "numpy global RNG seeded per explanation"},
+        "lime": {"num_samples": cfg.lime.num_samples, "kernel_width": cfg.lime.kernel_width,
+                 "feature_selection": "none", "bow": False, "kernel": "lime's exponential kernel on cosine distance"},
+        "integrated_gradients": cfg.integrated_gradients.model_dump(),
+        "model": {"batch_size": getattr(adapter, "batch_size", None), "dtype": str(getattr(adapter, "dtype", None)),
+                  "device": str(getattr(adapter, "device", None)), "max_length": getattr(adapter, "max_length", None)},
+        "chance_null": "one seeded permutation of each method's own scores per example; exact sign-flip test "
+                       "(Monte-Carlo above 16 examples), Holm across methods",
     }

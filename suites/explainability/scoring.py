@@ -9,6 +9,7 @@ Requests and model evaluations are counted per (method, subject): the cost table
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Hashable, Sequence
@@ -33,6 +34,8 @@ class Scorer:
         self._memo: dict[Hashable, object] = {}
         self.costs: dict[tuple[str, str], Cost] = defaultdict(Cost)
         self.adapter_calls = 0
+        self.model_seconds = 0.0     # wall time inside the adapter's scoring calls
+        self.model_inputs = 0        # distinct inputs those calls computed
 
     def add_subjects(self, subjects: Sequence[Subject]) -> list[int]:
         """Register more subjects (e.g. stability variants); returns their indices."""
@@ -56,14 +59,22 @@ class Scorer:
                 self.costs[(method, self.subjects[i].id)].evaluations += 1
         if fresh:
             self.adapter_calls += 1
+            started = time.perf_counter()
             for key, raw in zip(fresh, self.objective.evaluate(list(fresh))):
                 self._memo[key] = raw
+            self.model_seconds += time.perf_counter() - started
+            self.model_inputs += len(fresh)
         return np.array([self.objective.value(self.subjects[i], self._memo[key]) for (i, _), key in zip(items, keys)],
                         dtype=np.float64)
 
     def full(self, method: str, indices: Sequence[int]) -> np.ndarray:
         """f on the unmasked inputs."""
         return self.values(method, [(i, np.ones(len(self.subjects[i].units), dtype=bool)) for i in indices])
+
+    @property
+    def seconds_per_input(self) -> float | None:
+        """Measured wall seconds per distinct masked input (the planner's unit cost)."""
+        return self.model_seconds / self.model_inputs if self.model_inputs else None
 
     def distinct_inputs(self) -> list[Hashable]:
         """Every distinct model input scored so far (benchmarks time the bare forward passes over them)."""

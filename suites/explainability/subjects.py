@@ -22,6 +22,7 @@ class Subject:
     editable: tuple[int, int] | None = None
     gold: int | None = None
     variant_of: str | None = None  # set on stability variants
+    choices: tuple[str, ...] = ()  # causal LM: every choice (f normalises the target over them)
 
     @property
     def text(self) -> str:

@@ -10,6 +10,8 @@ stability under a typo, and cost.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from audit.models.adapters.base import Capability, ModelAdapter, ModelKind
@@ -18,6 +20,10 @@ from audit.results import Finding, Severity, SuiteResult
 from audit.run.suite import Context, Suite
 from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, METHODS, OCCLUSION, RANDOM,
                                           ExplainabilityConfig)
+from suites.explainability.chance import permuted_rankings
+from suites.explainability.planning import plan, plan_finding
+from suites.explainability.randomisation import ground_truth_subset
+from suites.explainability.checks import run_checks
 from suites.explainability.evaluate import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities
 from suites.explainability.examples import load_examples
 from suites.explainability.methods import RUN_ORDER, MethodRuns, run_methods
@@ -118,15 +124,34 @@ class ExplainabilitySuite(Suite):
         random_ranking = {i: ctx.rng(SUITE, RANDOM, scorer.subjects[i].source_id).random(len(scorer.subjects[i].units))
                           for i in originals}
         ev = Evaluation(example_ids=[scorer.subjects[i].id for i in originals])
-        faithfulness_scores(scorer, originals, {**rankings, RANDOM: random_ranking}, cfg.only_positive, ev)
-        loo_correlations(scorer, originals, {m: r for m, r in {**rankings, RANDOM: random_ranking}.items()
+        ev.excluded.update(runs.excluded)
+        valid = {m: r for m, r in rankings.items() if m not in ev.excluded}
+        nulls = permuted_rankings(valid, originals,
+                                  lambda m, i: ctx.rng(SUITE, "null", m, scorer.subjects[i].source_id))
+        faithfulness_scores(scorer, originals, {**valid, RANDOM: random_ranking}, cfg.only_positive, ev,
+                            grid=cfg.faithfulness_grid, nulls=nulls)
+        loo_correlations(scorer, originals, {m: r for m, r in {**valid, RANDOM: random_ranking}.items()
                                              if m != OCCLUSION or cfg.masking != Masking.REMOVE}, ev)
-        agreements(originals, rankings, cfg.top_k, ev)
+        agreements(originals, valid, cfg.top_k, ev)
         if variants:
             stabilities(scorer, originals, variants, {m: rankings[m] for m in self._stability_methods(cfg, methods)},
                         ev)
         build_report(result, ctx=ctx, cfg=cfg, scorer=scorer, runs=runs, ev=ev, originals=originals,
                      predicted=predicted, variants=variants, methods=methods, random_ranking=random_ranking)
+        started = time.perf_counter()
+        result.details["checks"] = run_checks(result, ctx, cfg, methods, scorer, runs, originals, seed_for)
+        checks_seconds = time.perf_counter() - started
+        subset = ground_truth_subset(scorer, originals, cfg.ground_truth.randomisation.n)
+        tokens = {i: scorer.subjects[i].units.tokens for i in originals}
+        planned = plan(list(tokens.values()), methods, cfg, ground_truth_lists=[tokens[i] for i in subset],
+                       classifier=adapter.kind == ModelKind.CLASSIFIER,
+                       stability_lists=[tokens[i] for i in ground_truth_subset(scorer, originals, cfg.stability.n)]
+                       if cfg.stability.n else None,
+                       precision_lists=[tokens[i] for i in ground_truth_subset(scorer, originals, cfg.precision.n)])
+        detail, findings = plan_finding(planned, scorer.seconds_per_input, cfg.time_budget_s, len(originals))
+        result.findings += findings
+        result.details["plan"] = {**detail, "measured_seconds": {"methods": round(sum(runs.seconds.values()), 2),
+                                                                 "checks": round(checks_seconds, 2)}}
         return result
 
     @staticmethod
@@ -146,7 +171,8 @@ class ExplainabilitySuite(Suite):
         run_methods([reference], originals, **run)
         stable = self._stability_methods(cfg, methods) if cfg.stability.enabled else []
         restrict = ctx.adapter.kind == ModelKind.CAUSAL_LM and cfg.examples.features == "field"
-        variants = self._variants(ctx, originals, scorer, runs.scores[reference], restrict) if stable else {}
+        varied = ground_truth_subset(scorer, originals, cfg.stability.n) if cfg.stability.n else originals
+        variants = self._variants(ctx, varied, scorer, runs.scores[reference], restrict) if stable else {}
         extra = list(variants.values())
         if reference in stable:
             run_methods([reference], extra, **run)

@@ -81,12 +81,11 @@ def _causal_subjects(adapter, scorer, raws, units, target):
     out, k = [], 0
     for raw, u in zip(raws, units):
         scores = np.array([r.logprob for r in results[k:k + len(raw.choices)]])
-        for choice, value in zip(raw.choices, scores):
-            scorer.prime((u.covered_text, choice), float(value))
+        scorer.prime((u.covered_text, tuple(raw.choices)), scores)
         k += len(raw.choices)
         predicted = int(np.argmax(scores))
         index = _pick(target, predicted, raw_gold(raw, []), raw.choices, raw.id)
         out.append((Subject(id=raw.id, source_id=raw.id, units=u, target=index,
                             target_name=raw.choices[index].strip(), continuation=raw.choices[index],
-                            editable=raw.editable, gold=raw_gold(raw, [])), predicted))
+                            editable=raw.editable, gold=raw_gold(raw, []), choices=tuple(raw.choices)), predicted))
     return out

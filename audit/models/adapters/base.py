@@ -144,6 +144,9 @@ class GradientRequest:
     target: int | str
     steps: int = 32
     baseline: str = "pad"
+    # causal LM: the choices `target` is one of (each a single token after the prompt); the output is then
+    # log p(target | prompt) − logsumexp over the choices, the log-softmax of the choice among them
+    contrast: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class _Example:
     target: int                        # classifier: label index
     n_scored: int                      # causal LM: continuation tokens at the end (0 for classifiers)
     baseline: str
+    contrast_ids: tuple[int, ...] = ()  # causal LM: single-token choices the target is normalised over
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,21 @@ class GradientOps:
             prefix = self.causal.prefix_id(allow_eos=True)
             added_prefix = not prompt.rstrip(" ") and prefix is not None
             interpolated = tuple(i < n_prompt and not (added_prefix and i == 0) for i in range(len(job.input_ids)))
-            examples.append(_Example(job.input_ids, interpolated, 0, job.n_scored, r.baseline))
+            examples.append(_Example(job.input_ids, interpolated, 0, job.n_scored, r.baseline,
+                                     self._contrast_ids(r, job.input_ids)))
             views.append(self._prompt_offsets(prompt, job.input_ids, n_prompt))
         return examples, views
+
+    def _contrast_ids(self, r: GradientRequest, input_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """The choices' token ids after the prompt; each choice must add exactly one token."""
+        if not r.contrast:
+            return ()
+        assert self.causal is not None
+        jobs = self.causal.score_jobs([(r.text, c) for c in r.contrast])
+        if any(j.n_scored != 1 or j.input_ids[:-1] != input_ids[:-1] for j in jobs) or r.target not in r.contrast:
+            raise DataError(f"gradients: contrast choices {list(r.contrast)!r} must each add one token to the "
+                            "prompt and include the target")
+        return tuple(j.input_ids[-1] for j in jobs)
 
     def _prompt_offsets(self, prompt: str, ids: tuple[int, ...], n_prompt: int) -> list[tuple[int, int]]:
         """Character spans of the prompt tokens in the prompt text ((0, 0) for the rest)."""
@@ -191,5 +204,12 @@ class GradientOps:
         index_r = torch.tensor(rows, device=path.device)
         index_c = torch.tensor(cols, device=path.device)
         logits = self.head.logits_from_embeddings(path, mask, index_r, index_c).float()
-        picked = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(targets, device=path.device)[:, None])
+        logp = torch.log_softmax(logits, dim=-1)
+        picked = logp.gather(1, torch.tensor(targets, device=path.device)[:, None])
+        contrast = [r for r, b in enumerate(rows) if exs[b].contrast_ids]
+        if contrast:   # one scored position per contrast example: normalise over its choices
+            ids = torch.tensor([exs[rows[r]].contrast_ids for r in contrast], device=path.device)
+            at = torch.tensor(contrast, device=path.device)
+            norm = torch.logsumexp(logp[at].gather(1, ids), dim=-1)
+            picked = picked.index_add(0, at, -norm[:, None])
         return torch.zeros(len(exs), device=path.device, dtype=picked.dtype).index_add(0, index_r, picked[:, 0])
