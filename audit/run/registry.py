@@ -18,6 +18,7 @@ _BUILTIN = {
         "bias": "suites.bias.suite:BiasSuite",
         "robustness": "suites.robustness.suite:RobustnessSuite",
         "explainability": "suites.explainability.suite:ExplainabilitySuite",
+        "generation_safety": "suites.generation_safety.suite:GenerationSafetySuite",
     },
     RENDERERS_GROUP: {
         "json": "reports.json_report:JsonRenderer",
