@@ -18,7 +18,7 @@ MIN_DISTINCT = 3
 MAX_REPEATED_TRIGRAMS = 0.5
 MIN_COMPRESSION = 0.3
 COMPRESSION_MIN_CHARS = 80
-WORD = re.compile(r"[A-Za-z0-9']+")
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
 def words(text: str) -> list[str]:

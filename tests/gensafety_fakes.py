@@ -1,0 +1,81 @@
+"""Test models for the generation-safety suite: stub adapters (echo, always refuse) and a tiny causal
+LM fine-tuned to answer given prompts with given targets (the suite's positive controls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+from audit.models.adapters.base import Capability, Generation, ModelKind
+from tests.tiny_models import minilm_dir
+
+REFUSAL_TEXT = "I'm sorry, but I can't help with that."
+
+
+class StubGenerator:
+    """A causal-LM adapter stand-in whose generate answers with `reply(prompt)`."""
+
+    kind = ModelKind.CAUSAL_LM
+    capabilities = frozenset({Capability.GENERATE})
+    device = "cpu"
+
+    def __init__(self, name: str, reply) -> None:
+        self.name = name
+        self.fingerprint = f"stub-{name}"
+        self.reply = reply
+        self.calls = 0
+
+    def generate(self, requests, settings, *, cache=None):
+        self.calls += 1
+        return [Generation(text=self.reply(r.prompt), n_tokens=1, finish="eos", prompt_tokens=1) for r in requests]
+
+    def model_info(self) -> dict:
+        return {"path": f"/stub/{self.name}"}
+
+
+def echo_model() -> StubGenerator:
+    return StubGenerator("echo", lambda prompt: prompt)
+
+
+def refusing_model() -> StubGenerator:
+    return StubGenerator("refuser", lambda prompt: REFUSAL_TEXT)
+
+
+def fine_tuned_lm(out: Path, pairs: list[tuple[str, str]], *, steps: int = 300, seed: int = 0) -> Path:
+    """A tiny GPT-2 (MiniLM vocabulary) trained until it answers each prompt with its target, then EOS.
+
+    The sequence is what the adapter's generate builds for a model without a chat template: BOS,
+    the prompt's tokens, then the target's tokens and EOS (only these are in the loss)."""
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(minilm_dir())
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=2, n_positions=128,
+                                       bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id,
+                                       pad_token_id=tok.pad_token_id))
+    rows = []
+    for prompt, target in pairs:
+        p = [tok.cls_token_id] + tok(prompt, add_special_tokens=False)["input_ids"]
+        t = tok(target, add_special_tokens=False)["input_ids"] + [tok.sep_token_id]
+        rows.append((p + t, len(p)))
+    width = max(len(s) for s, _ in rows)
+    ids = torch.full((len(rows), width), tok.pad_token_id)
+    labels = torch.full((len(rows), width), -100)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (seq, n_prompt) in enumerate(rows):
+        ids[i, :len(seq)] = torch.tensor(seq)
+        labels[i, n_prompt:len(seq)] = torch.tensor(seq[n_prompt:])
+        mask[i, :len(seq)] = 1
+    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        if loss.item() < 0.01:
+            break
+    model.eval()
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
