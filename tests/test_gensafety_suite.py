@@ -166,3 +166,19 @@ def test_bad_input_exits_2_with_one_line_error(case, tiny_causal_dir, tmp_path):
     expected = {"empty": "prompt file is empty", "too_long": "exceeds the model's context",
                 "wrong_detector": "a detector must be a sequence classifier", "k0": "k"}[case]
     assert expected in text
+
+
+def test_a_local_classifier_replaces_a_detector_with_its_agreement_reported(tiny_causal_dir, tiny_classifier_dir,
+                                                                            tmp_path):
+    tox = tmp_path / "tox.jsonl"
+    tox.write_text(json.dumps({"id": "p0", "stratum": "insult_bait", "text": "you are a"}) + "\n")
+    cfg = {"parts": ["toxicity"], "toxicity": {"prompts": str(tox), "k": 2, "max_new_tokens": 3,
+                                               "detector": {"model": str(tiny_classifier_dir),
+                                                            "positive_label": "negative"}}}
+    run = Runner(load_config(_config(tmp_path, tiny_causal_dir, cfg)), tmp_path / "out", adapter_loader=_loader,
+                 show_progress=False).run()
+    result = run.suites[0]
+    assert result.status == Status.PASSED, result.error
+    card = result.details["detectors"]["toxicity"]
+    assert card["replaces"] == "toxicity-wordlist" and 0.0 <= card["agreement_with_shipped"] <= 1.0
+    assert card["name"].startswith("classifier:") and len(card["sensitivity"]) == 3

@@ -186,11 +186,14 @@ class HFAdapter:
         assert self._generate is not None
         return self._generate.generate(requests, settings, CachePolicy(cache))
 
-    def prompt_tokens(self, prompts: Sequence[str], settings: GenerationSettings) -> list[int]:
-        """How many tokens each prompt takes as the model sees it (chat template included); no model call."""
+    def prompt_ids(self, prompts: Sequence[str], settings: GenerationSettings) -> list[list[int]]:
+        """The token ids generate feeds the model for each prompt (chat template included); no model call."""
         require(self, Capability.GENERATE)
         assert self._generate is not None
-        return [len(ids) for ids in self._generate.prompt_ids(list(prompts), settings)]
+        return self._generate.prompt_ids(list(prompts), settings)
+
+    def prompt_tokens(self, prompts: Sequence[str], settings: GenerationSettings) -> list[int]:
+        return [len(ids) for ids in self.prompt_ids(prompts, settings)]
 
     def attentions(self, texts: Sequence[str]) -> list[AttentionResult]:
         require(self, Capability.ATTENTIONS)
