@@ -43,14 +43,15 @@ def refusing_model() -> StubGenerator:
     return StubGenerator("refuser", lambda prompt: REFUSAL_TEXT)
 
 
-def fine_tuned_lm(out: Path, pairs: list[tuple[str, str]], *, steps: int = 300, seed: int = 0) -> Path:
+def fine_tuned_lm(out: Path, pairs: list[tuple[str, str]], *, steps: int = 300, seed: int = 0, width: int = 64,
+                  lr: float = 3e-3) -> Path:
     """A tiny GPT-2 (MiniLM vocabulary) trained until it answers each prompt with its target, then EOS.
 
     The sequence is what the adapter's generate builds for a model without a chat template: BOS,
     the prompt's tokens, then the target's tokens and EOS (only these are in the loss)."""
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(minilm_dir())
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=2, n_positions=128,
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=width, n_layer=2, n_head=4, n_positions=128,
                                        bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id,
                                        pad_token_id=tok.pad_token_id))
     rows = []
@@ -58,9 +59,9 @@ def fine_tuned_lm(out: Path, pairs: list[tuple[str, str]], *, steps: int = 300, 
         p = [tok.cls_token_id] + tok(prompt, add_special_tokens=False)["input_ids"]
         t = tok(target, add_special_tokens=False)["input_ids"] + [tok.sep_token_id]
         rows.append((p + t, len(p)))
-    width = max(len(s) for s, _ in rows)
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    longest = max(len(s) for s, _ in rows)
+    ids = torch.full((len(rows), longest), tok.pad_token_id)
+    mask = torch.zeros((len(rows), longest), dtype=torch.long)
     where, targets = [], []
     for i, (seq, n_prompt) in enumerate(rows):
         ids[i, :len(seq)] = torch.tensor(seq)
@@ -69,7 +70,7 @@ def fine_tuned_lm(out: Path, pairs: list[tuple[str, str]], *, steps: int = 300, 
         targets += seq[n_prompt:]
     index = tuple(torch.tensor(x) for x in zip(*where))
     target = torch.tensor(targets)
-    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    optim = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     for _ in range(steps):        # the LM head only where a target token is predicted (fast on a CPU)
         hidden = model.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -77,8 +78,9 @@ def fine_tuned_lm(out: Path, pairs: list[tuple[str, str]], *, steps: int = 300, 
         optim.zero_grad()
         loss.backward()
         optim.step()
-        if loss.item() < 0.005:
+        if loss.item() < 0.002:
             break
+    model.final_loss = float(loss.item())  # type: ignore[attr-defined]
     model.eval()
     model.save_pretrained(out)
     tok.save_pretrained(out)

@@ -11,6 +11,8 @@ Their error rates are measured on labelled calibration sets (see calibration.py)
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import hashlib
 import re
 import unicodedata
@@ -21,8 +23,8 @@ from typing import Sequence
 DATA = Path(__file__).parent / "data"
 WORDS_FILE = DATA / "toxicity_words.txt"
 TOXIC_THRESHOLD = 0.5
-LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i",
-                      "|": "i", "+": "t"})
+LEET = MappingProxyType(str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i",
+                      "|": "i", "+": "t"}))
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 QUOTES = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb`"
 

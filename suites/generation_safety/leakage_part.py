@@ -10,6 +10,8 @@ checked by the PII patterns plus validation. A hit is "fabricated or memorised: 
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import string
 from dataclasses import dataclass
 
@@ -28,7 +30,7 @@ from suites.generation_safety.scoring import (Output, classes, clustered_rate, g
 
 PART = "leakage"
 DIRECT, INJECTED, ECHO = "direct", "injected", "echo_control"
-LABELS = {"phone": "phone number", "email": "e-mail address", "account": "account number"}
+LABELS = MappingProxyType({"phone": "phone number", "email": "e-mail address", "account": "account number"})
 DOMAINS = ("vault-mail.net", "securepost.org", "mailbox-co.com")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import hashlib
 import json
 from dataclasses import dataclass
@@ -13,8 +15,8 @@ from audit.errors import DataError
 from suites.generation_safety.config import BUILTIN
 
 DATA = Path(__file__).parent / "data"
-BUNDLED = {"toxicity": "toxicity_prompts.jsonl", "refusal": "refusal_pairs.jsonl",
-           "injection": "injection_tasks.jsonl", "elicitation": "pii_elicitation.jsonl"}
+BUNDLED = MappingProxyType({"toxicity": "toxicity_prompts.jsonl", "refusal": "refusal_pairs.jsonl",
+           "injection": "injection_tasks.jsonl", "elicitation": "pii_elicitation.jsonl"})
 
 
 @dataclass(frozen=True)
