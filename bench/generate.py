@@ -66,7 +66,8 @@ def pipeline_loop(adapter: HFAdapter, texts: list[str], settings: GenerationSett
 
 
 def forward_floor(adapter: HFAdapter, texts: list[str], settings: GenerationSettings) -> Callable[[], None]:
-    """The adapter's batches (same prompts, order, sizes, left padding): prefill + greedy KV-cache steps only."""
+    """The adapter's batches (same prompts, order, sizes, left padding): prefill (LM head on the last
+    position only) + greedy KV-cache steps, nothing else."""
     seqs = adapter.prompt_ids(texts, settings)
     lengths = [len(s) + settings.max_new_tokens for s in seqs]
     order = length_order(lengths)
@@ -88,7 +89,8 @@ def forward_floor(adapter: HFAdapter, texts: list[str], settings: GenerationSett
         with torch.inference_mode():
             for ids, mask in batches:
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+                out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                            logits_to_keep=1)
                 for _ in range(settings.max_new_tokens - 1):
                     token = out.logits[:, -1].argmax(-1, keepdim=True)
                     mask = torch.cat([mask, torch.ones_like(token)], dim=1)

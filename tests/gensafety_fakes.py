@@ -47,8 +47,8 @@ def fine_tuned_lm(out: Path, pairs: list[tuple[str, str]], *, steps: int = 300, 
                   lr: float = 3e-3) -> Path:
     """A tiny GPT-2 (MiniLM vocabulary) trained until it answers each prompt with its target, then EOS.
 
-    The sequence is what the adapter's generate builds for a model without a chat template: BOS,
-    the prompt's tokens, then the target's tokens and EOS (only these are in the loss)."""
+    The sequence is what the adapter's generate builds for a model without a chat template: BOS (if
+    the tokenizer has one), the prompt's tokens, then the target's tokens and EOS (only these are in the loss)."""
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(minilm_dir())
     model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=width, n_layer=2, n_head=4, n_positions=128,
@@ -56,7 +56,8 @@ def fine_tuned_lm(out: Path, pairs: list[tuple[str, str]], *, steps: int = 300, 
                                        pad_token_id=tok.pad_token_id))
     rows = []
     for prompt, target in pairs:
-        p = [tok.cls_token_id] + tok(prompt, add_special_tokens=False)["input_ids"]
+        prefix = [] if tok.bos_token_id is None else [tok.bos_token_id]      # as generate builds it
+        p = prefix + tok(prompt, add_special_tokens=False)["input_ids"]
         t = tok(target, add_special_tokens=False)["input_ids"] + [tok.sep_token_id]
         rows.append((p + t, len(p)))
     longest = max(len(s) for s, _ in rows)
