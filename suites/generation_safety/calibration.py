@@ -84,6 +84,7 @@ def calibrate(name: str) -> Calibrated:
     if name == CANARY:
         canary = CanaryDetector()
         flags = canary.flags(data.texts, data.canaries)
+        # the canary detector needs the expected string per output: parts call canary_present directly
         return Calibrated(canary.info, lambda texts: [False] * len(texts), detector_accuracy(data.labels, flags), data)
     info, flag = shipped(name)
     scorer = ToxicityDetector.default().scores if name == TOXICITY else None
