@@ -151,6 +151,9 @@ class Metric(Estimate):
     # Which model the number is about: "audited" (the model under audit) or "derived:NAME" (a model the
     # run built or loaded, e.g. a DP fine-tune or a reference model). Only "audited" is evidence.
     subject: str = AUDITED
+    # Outputs left out of this number because they could not be scored (e.g. generation-safety
+    # outputs the detectors cannot read); None where the concept does not apply.
+    n_unscored: int | None = None
 
     @property
     def group_key(self) -> str | None:

@@ -27,7 +27,7 @@ class Capability(str, Enum):
     TOKENIZE = "tokenize"                # texts -> token ids (no model call)
     GRADIENTS = "gradients"              # integrated gradients w.r.t. the input embeddings
     ENCODE = "encode"                    # texts -> token ids, character offsets, special-token mask
-    GENERATE = "generate"                # reserved: text generation
+    GENERATE = "generate"                # prompts -> generated text (greedy or seeded sampling)
     TRAIN = "train"                      # the model can be the base of a derived (fine-tuned) model
 
 
@@ -168,6 +168,35 @@ class Attribution:
         return abs(float(self.scores.sum()) - (self.output - self.baseline_output))
 
 
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How to generate; every field is part of the cache key (see generate_ops)."""
+
+    max_new_tokens: int = 32
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()          # the text is cut before the first stop string
+    chat: bool = True                   # wrap the prompt in the chat template when the model has one
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt; `seed` seeds this request's own sampler (ignored when greedy), so a sampled text
+    depends on the prompt, the seed and the settings only, never on what else is in the batch."""
+
+    prompt: str
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    n_tokens: int             # generated tokens (before cutting at a stop string)
+    finish: str               # "eos", "stop" or "length"
+    prompt_tokens: int
+
+
 @runtime_checkable
 class ModelAdapter(Protocol):
     """What suites may call. Implementations: HFAdapter (transformers)."""
@@ -206,6 +235,8 @@ class ModelAdapter(Protocol):
     def attentions(self, texts: Sequence[str]) -> list[AttentionResult]: ...
     def embed(self, texts: Sequence[str], *, cache: CachePolicy = CachePolicy.PERSIST
               ) -> np.ndarray: ...                                            # (n, hidden)
+    def generate(self, requests: Sequence[GenerationRequest], settings: GenerationSettings, *,
+                 cache: CachePolicy = CachePolicy.PERSIST) -> list[Generation]: ...
 
 
 def require(adapter: ModelAdapter, *needed: Capability) -> None:

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from audit.models.adapters.base import Fill, LoglikelihoodResult, TokenLogprobs
+from audit.models.adapters.base import Fill, Generation, LoglikelihoodResult, TokenLogprobs
 
 _TAG = "__t"
 _ARRAY = "nd"
 _FLOAT = "f"
 _TUPLE = "tu"
-_RECORD_TYPES: dict[str, type] = {cls.__name__: cls for cls in (Fill, LoglikelihoodResult, TokenLogprobs)}
+_RECORD_TYPES: dict[str, type] = {cls.__name__: cls for cls in (Fill, Generation, LoglikelihoodResult, TokenLogprobs)}
 _NUMERIC_KINDS = "biuf"   # bool, int, unsigned, float
 
 

@@ -15,11 +15,12 @@ import torch
 
 from audit.models.adapters.attention_ops import AttentionOps
 from audit.models.adapters.base import (AttentionResult, Attribution, CachePolicy, Capability, Encoding, Fill,
-                                 GradientRequest, IdsInput, LoglikelihoodResult, LossRequest, MaskedQuery,
-                                 ModelKind, TokenLogprobs, require)
+                                 Generation, GenerationRequest, GenerationSettings, GradientRequest, IdsInput,
+                                 LoglikelihoodResult, LossRequest, MaskedQuery, ModelKind, TokenLogprobs, require)
 from audit.models.adapters.cache import CacheStats, ResultCache
 from audit.models.adapters.causal_ops import CausalOps
 from audit.models.adapters.classifier_ops import ClassifierOps
+from audit.models.adapters.generate_ops import GenerateOps
 from audit.models.adapters.gradient_ops import GradientOps
 from audit.models.adapters.head import OutputHead
 from audit.models.adapters.masked_ops import MaskedOps
@@ -31,7 +32,7 @@ CAPABILITIES_BY_KIND: dict[ModelKind, frozenset[Capability]] = {
                                      Capability.GRADIENTS, Capability.TRAIN},
     ModelKind.MASKED_LM: _COMMON | {Capability.MASKED_SCORES, Capability.MASK_FILL},
     ModelKind.CAUSAL_LM: _COMMON | {Capability.LOGLIKELIHOOD, Capability.TOKEN_LOGPROBS, Capability.LOSSES,
-                                    Capability.GRADIENTS, Capability.TRAIN},
+                                    Capability.GRADIENTS, Capability.TRAIN, Capability.GENERATE},
     ModelKind.ENCODER: _COMMON | {Capability.TRAIN},
 }
 
@@ -55,6 +56,8 @@ class HFAdapter:
         self._masked = MaskedOps(self.rt, head)
         self._attention = AttentionOps(self.rt)
         self._gradients = GradientOps(self.rt, head, self._causal)
+        self._generate = (GenerateOps(self.rt, self._causal.prefix_id(allow_eos=False))
+                          if self._causal is not None else None)
 
     # ---------------------------------------------------------------- facts (no model call)
     @property
@@ -176,6 +179,21 @@ class HFAdapter:
     def mask_fill(self, texts: Sequence[str], top_k: int = 5) -> list[list[Fill]]:
         require(self, Capability.MASK_FILL)
         return self._masked.mask_fill(texts, top_k)
+
+    def generate(self, requests: Sequence[GenerationRequest], settings: GenerationSettings, *,
+                 cache: CachePolicy = CachePolicy.PERSIST) -> list[Generation]:
+        require(self, Capability.GENERATE)
+        assert self._generate is not None
+        return self._generate.generate(requests, settings, CachePolicy(cache))
+
+    def prompt_ids(self, prompts: Sequence[str], settings: GenerationSettings) -> list[list[int]]:
+        """The token ids generate feeds the model for each prompt (chat template included); no model call."""
+        require(self, Capability.GENERATE)
+        assert self._generate is not None
+        return self._generate.prompt_ids(list(prompts), settings)
+
+    def prompt_tokens(self, prompts: Sequence[str], settings: GenerationSettings) -> list[int]:
+        return [len(ids) for ids in self.prompt_ids(prompts, settings)]
 
     def attentions(self, texts: Sequence[str]) -> list[AttentionResult]:
         require(self, Capability.ATTENTIONS)

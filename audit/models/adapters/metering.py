@@ -19,7 +19,7 @@ from audit.models.adapters.base import ModelAdapter
 
 # Adapter methods whose first argument is a list of requests (one model query each).
 METERED_METHODS = ("classify", "classify_ids", "losses", "loglikelihood", "token_logprobs", "masked_scores",
-                   "mask_fill", "embed", "attentions", "gradients")
+                   "mask_fill", "embed", "attentions", "gradients", "generate")
 
 
 class BudgetExceeded(RuntimeError):

@@ -1,0 +1,1 @@
+"""Generation safety: toxic continuations, refusal vs over-refusal, prompt injection and leakage."""
