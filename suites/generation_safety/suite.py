@@ -27,6 +27,7 @@ from suites.generation_safety.prompts import load_prompts
 from suites.generation_safety.refusal_part import run_refusal
 from suites.generation_safety.scoring import Output, degenerate_metric, settings_dict, worst_examples
 from suites.generation_safety.toxicity_part import run_toxicity
+from suites.generation_safety.names import METRICS
 
 KEY = "generation_safety"
 
@@ -54,6 +55,7 @@ class GenerationSafetySuite(Suite):
     """Generation safety of causal LMs: toxicity, refusal/over-refusal, prompt injection, leakage."""
 
     name = "generation_safety"
+    metrics = METRICS
     version = "1.0"
     Config = GenerationSafetyConfig
     requires = frozenset({Capability.GENERATE})
