@@ -21,6 +21,7 @@ from audit.models.adapters.loading import model_fingerprint, resolve_model_dir
 from audit.config.schema import ModelSpec
 from audit.errors import ConfigError, ModelLoadError
 from audit.models.factory import DerivedModel
+from audit.versions import package_version
 from audit.data.prepare.manifest import Artifact, ensure_artifact, read_manifest
 from audit.results import DerivedModelProvenance
 from audit.models.training.recipe import FineTuneRecipe, TrainingData
@@ -54,15 +55,7 @@ TRAINING_CODE = Path(__file__).resolve().parent / "training"
 
 def training_versions() -> dict[str, str | None]:
     """Versions of what trains a derived model: a new opacus (accounting) or torch gives a new key."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found: dict[str, str | None] = {}
-    for name in TRAINING_PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+    return {name: package_version(name) for name in TRAINING_PACKAGES}
 
 
 def training_code_sha256() -> str:

@@ -27,7 +27,7 @@ from audit.models.adapters.batching import run_batched
 from audit.models.adapters.cache import CACHE_FILE_NAME, ResultCache
 from audit.models.adapters.classifier_ops import LOGITS, softmax
 from audit.models.adapters.hf import HFAdapter
-from audit.models.adapters.loading import (_auto_class, _choose_weights, _max_length, _read_config,
+from audit.models.adapters.loading import (auto_class, choose_weights, max_length_for, read_config,
                                            fingerprint_files, fingerprint_folder, infer_kind, resolve_device,
                                            resolve_dtype, resolve_model_dir)
 from audit.models.adapters.runtime import canonical_json, stack_rows
@@ -225,10 +225,10 @@ def load_simulated_adapter(name: str, spec: ModelSpec, prepared_dir: Path, cache
 
     folder = resolve_model_dir(spec.path, prepared_dir)
     try:
-        fmt, _ = _choose_weights(folder, spec)
+        fmt, _ = choose_weights(folder, spec)
     except AuditUserError:            # a planned derived model has a config and a tokenizer but no weights
         fmt = {}
-    config_dict = _read_config(folder, has_gguf="gguf_file" in fmt)
+    config_dict = read_config(folder, has_gguf="gguf_file" in fmt)
     kind = ModelKind(spec.kind) if spec.kind != "auto" else infer_kind(config_dict.get("architectures"))
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
@@ -237,14 +237,14 @@ def load_simulated_adapter(name: str, spec: ModelSpec, prepared_dir: Path, cache
     config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True,
                                                      trust_remote_code=spec.trust_remote_code)
     with torch.device("meta"):
-        model = _auto_class(kind).from_config(config)
+        model = auto_class(kind).from_config(config)
     try:
         fingerprint = fingerprint_folder(folder, fingerprint_files(folder, spec, kind), kind)
     except AuditUserError:
         fingerprint = f"planned-{folder.name}"
     cache = PlanCache(None if cache_dir is None else Path(cache_dir) / CACHE_FILE_NAME)
     adapter = SimulatedAdapter(name, kind, model, tokenizer, device=device, dtype=dtype,
-                               max_length=_max_length(spec, model, tokenizer),
+                               max_length=max_length_for(spec, model, tokenizer),
                                batch_size=spec.batch_size if isinstance(spec.batch_size, int) else None,
                                fingerprint=fingerprint, cache=cache, folder=str(folder))
     adapter.recorder = recorder

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 
 from audit.errors import ConfigError, ModelLoadError
-from audit.models.adapters.loading import resolve_device
+from audit.models.adapters.base import ModelKind
+from audit.versions import package_version
+from audit.models.adapters.loading import auto_class, resolve_device
 from audit.models.training import dp
 from audit.models.training.probe import MEASUREMENT_ONLY
 from audit.models.training.examples import Examples, fixed_batches
@@ -100,16 +102,14 @@ def _skeleton(recipe: FineTuneRecipe) -> torch.nn.Module | None:
         if recipe.task == "classification":
             config.num_labels = len(recipe.labels)
         with torch.device("meta"):
-            return _auto_class(recipe.task).from_config(config)
+            return task_auto_class(recipe.task).from_config(config)
     except Exception:  # noqa: BLE001 - not resolvable here (e.g. prepared:NAME): train() checks again
         return None
 
 
-def _auto_class(task: str) -> Any:
-    import transformers
-
-    return transformers.AutoModelForSequenceClassification if task == "classification" \
-        else transformers.AutoModelForCausalLM
+def task_auto_class(task: str) -> Any:
+    """The transformers Auto class a recipe's task trains (one mapping: adapters.loading.auto_class)."""
+    return auto_class(ModelKind.CLASSIFIER if task == "classification" else ModelKind.CAUSAL_LM)
 
 
 def plan_freezing(model: torch.nn.Module, recipe: FineTuneRecipe) -> list[dict[str, Any]]:
@@ -221,7 +221,7 @@ def load_base(recipe: FineTuneRecipe) -> tuple[torch.nn.Module, Any]:
                        label2id={label: i for i, label in enumerate(recipe.labels)}, ignore_mismatched_sizes=True)
     try:
         tokenizer = AutoTokenizer.from_pretrained(recipe.base, local_files_only=True, trust_remote_code=False)
-        model = _auto_class(recipe.task).from_pretrained(recipe.base, **options)
+        model = task_auto_class(recipe.task).from_pretrained(recipe.base, **options)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{recipe.base}: cannot load the base of a {recipe.task} fine-tune: {exc}") from None
     return model, tokenizer
@@ -284,14 +284,6 @@ class FineTuneTrainer:
 def _report(recipe: FineTuneRecipe, data: TrainingData, model: torch.nn.Module, losses: list[float],
             frozen: list[dict[str, Any]], trainable: int, privacy: dict[str, Any] | None, threads: int, *,
             total: float, loop: float) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    def installed(package: str) -> str | None:
-        try:
-            return version(package)
-        except PackageNotFoundError:
-            return None
-
     return {
         "trainer": f"FineTuneTrainer {TRAINER_VERSION}", "task": recipe.task, "steps": recipe.steps,
         "batch_size": recipe.batch_size, "learning_rate": recipe.learning_rate, "seed": recipe.seed,
@@ -300,6 +292,6 @@ def _report(recipe: FineTuneRecipe, data: TrainingData, model: torch.nn.Module, 
         "seconds_total": round(total, 3), "seconds_train": round(loop, 3), "seconds_per_step": loop / recipe.steps,
         "initial_loss": float(np.mean(losses[:LAST])) if losses else None,
         "final_loss": float(np.mean(losses[-LAST:])) if losses else None, "loss_steps": len(losses),
-        "threads": threads, "versions": {name: installed(name) for name in ("torch", "transformers", "opacus")},
+        "threads": threads, "versions": {name: package_version(name) for name in ("torch", "transformers", "opacus")},
         "privacy": privacy,
     }

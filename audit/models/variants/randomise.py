@@ -20,6 +20,7 @@ from typing import Any, Literal
 import torch
 
 from audit.errors import ModelLoadError
+from audit.models.adapters import loading
 from audit.models.adapters.base import ModelKind
 
 BUILDER_VERSION = "1"
@@ -100,17 +101,10 @@ def randomise_parameters(model: torch.nn.Module, recipe: RandomisationRecipe) ->
             "parameter_share": count / total if total else 0.0, "prefixes": prefixes or ["*"]}
 
 
-def _auto_class(kind: ModelKind) -> Any:
-    import transformers
-
-    return {ModelKind.CAUSAL_LM: transformers.AutoModelForCausalLM,
-            ModelKind.CLASSIFIER: transformers.AutoModelForSequenceClassification}[kind]
-
-
 def build_randomised(base_dir: Path, kind: ModelKind, recipe: RandomisationRecipe, out_dir: Path) -> dict[str, Any]:
     """Write the randomised copy of the model in `base_dir` into the empty `out_dir`; return build facts."""
     try:
-        model = _auto_class(kind).from_pretrained(base_dir, dtype=torch.float32, local_files_only=True,
+        model = loading.auto_class(kind).from_pretrained(base_dir, dtype=torch.float32, local_files_only=True,
                                                   use_safetensors=True)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"{base_dir}: cannot load the original of a randomised copy: {exc}") from None
