@@ -8,7 +8,7 @@ from audit.results import Verdict
 from suites.explainability import faithfulness as F
 from suites.explainability.chance import permuted_rankings
 from suites.explainability.chance_verdicts import chance_verdicts
-from suites.explainability.evaluate import Evaluation, faithfulness_scores
+from suites.explainability.trust_scores import Evaluation, faithfulness_scores
 from suites.explainability.objective import ClassifierObjective
 from suites.explainability.scoring import Scorer
 from suites.explainability.subjects import Subject, encode_units

@@ -9,7 +9,7 @@ import numpy as np
 from audit.data.resolver import DataResolver
 from audit.results import SuiteResult
 from audit.run.suite import Context
-from suites.explainability import metrics as M
+from suites.explainability import assemble as M
 from suites.explainability.config import ExplainabilityConfig
 from suites.explainability.suite import ExplainabilitySuite
 from tests.explain_fakes import BowAdapter

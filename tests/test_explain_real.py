@@ -12,7 +12,7 @@ from audit.config.schema import ModelSpec
 from audit.data.resolver import DataResolver
 from audit.results import SuiteResult
 from audit.run.suite import Context
-from suites.explainability import metrics as M
+from suites.explainability import assemble as M
 from suites.explainability.config import ExplainabilityConfig
 from suites.explainability.suite import ExplainabilitySuite
 

@@ -16,7 +16,7 @@ from audit.data.resolver import DataResolver
 from audit.errors import ConfigError, DataError
 from audit.results import SuiteResult, Verdict
 from audit.run.suite import Context
-from suites.explainability import metrics as M
+from suites.explainability import assemble as M
 from suites.explainability.config import METHODS, ExplainabilityConfig
 from suites.explainability.suite import ExplainabilitySuite
 from tests.explain_fakes import BowAdapter

@@ -20,8 +20,8 @@ import numpy as np
 
 from audit.results import Finding, Metric, Power, Severity, SuiteResult, Verdict
 from audit.stats import bootstrap_mean, holm, sign_flip_test, smallest_sign_flip_p, z_value
-from suites.explainability.evaluate import Evaluation
-from suites.explainability.metrics import COMPREHENSIVENESS_GAIN, SUFFICIENCY_GAIN
+from suites.explainability.trust_scores import Evaluation
+from suites.explainability.assemble import COMPREHENSIVENESS_GAIN, SUFFICIENCY_GAIN
 
 TARGET_POWER = 0.8
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.results.names import MetricNames
-from suites.explainability import metrics as M
+from suites.explainability import assemble as M
 from suites.explainability.precision import MASKING_AGREEMENT, SEED_STABILITY
 from suites.explainability.randomisation import RANDOMISATION_SPEARMAN
 from suites.explainability.shortcut import SHORTCUT_HIT_RATE, SHORTCUT_SUCCESS

@@ -7,12 +7,12 @@ import numpy as np
 from audit.models.adapters.base import ModelKind
 from audit.results import Finding, Severity, SuiteResult
 from audit.run.suite import Context
-from suites.explainability import metrics as M
+from suites.explainability import assemble as M
 from suites.explainability import views as V
 from suites.explainability.attention import query_position
 from suites.explainability.chance_verdicts import add_gains, chance_findings, chance_verdicts
 from suites.explainability.config import ATTENTION, INTEGRATED_GRADIENTS, RANDOM, ExplainabilityConfig
-from suites.explainability.evaluate import EVALUATION, Evaluation
+from suites.explainability.trust_scores import EVALUATION, Evaluation
 from suites.explainability.methods import MethodRuns
 from suites.explainability.scoring import Scorer
 

@@ -24,10 +24,10 @@ from suites.explainability.chance import permuted_rankings
 from suites.explainability.planning import plan, plan_finding
 from suites.explainability.randomisation import ground_truth_subset
 from suites.explainability.checks import run_checks
-from suites.explainability.evaluate import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities
+from suites.explainability.trust_scores import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities
 from suites.explainability.examples import load_examples
 from suites.explainability.methods import RUN_ORDER, MethodRuns, run_methods
-from suites.explainability.metrics import COMPREHENSIVENESS, SUFFICIENCY
+from suites.explainability.assemble import COMPREHENSIVENESS, SUFFICIENCY
 from suites.explainability.objective import objective_for
 from suites.explainability.report import build_report
 from suites.explainability.scoring import Scorer

@@ -1,4 +1,4 @@
-"""Metrics, per-example outcomes and verdict findings of the explainability suite, from an Evaluation.
+"""Assembles the explainability results: metrics, per-example outcomes and verdict findings, from an Evaluation.
 
 Every number is a mean over the explained examples with a seeded bootstrap CI; a seeded random
 ranking is reported as method "random" for reference. Whether a method beats chance is decided
@@ -13,7 +13,7 @@ import numpy as np
 
 from audit.results import Finding, Metric, Outcomes, Severity, SuiteResult, UNIT_PROPORTION
 from audit.stats import bootstrap_mean
-from suites.explainability.evaluate import Evaluation
+from suites.explainability.trust_scores import Evaluation
 
 COMPREHENSIVENESS = "explain.comprehensiveness_aopc"
 SUFFICIENCY = "explain.sufficiency_aopc"

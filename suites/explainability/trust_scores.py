@@ -1,4 +1,4 @@
-"""Per-example trust scores of every method: faithfulness (one batched scoring pass for every
+"""Computes the per-example trust scores of every method: faithfulness (one batched scoring pass for every
 ranking and example), leave-one-out correlation, pairwise agreement and stability."""
 
 from __future__ import annotations
