@@ -47,7 +47,7 @@ def run(tiny_classifier_dir, tmp_path_factory) -> AuditRun:
               "suites": [{"suite": "privacy", "config": {"parts": ["membership"], "membership": {
                   "members": {"path": "members.jsonl"}, "non_members": [{"path": "others.jsonl"}],
                   "reference": None, "low_fpr": [0.1]}}},
-                         {"suite": "bias", "config": {"parts": ["fairness"], "fairness": {"limit": 300}}}],
+                         {"suite": "bias", "config": {"parts": ["fairness"], "fairness": {"limit": 300, "on_blank": "drop"}}}],
               "gates": [{"metric": "privacy.mia_auc", "group": {"model": "audited", "attack": "loss"}, "max": 0.9},
                         {"metric": "fairness.demographic_parity_difference", "max": 0.3}]}
     path = tmp / "audit.yaml"

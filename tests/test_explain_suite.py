@@ -200,6 +200,7 @@ def test_cli_bad_method_and_label_exit_2(tmp_path, tiny_classifier_dir, capsys):
     out = capsys.readouterr()
     assert "methods" in out.out + out.err and "Traceback" not in out.err
     assert _cli(tmp_path, tiny_classifier_dir, f"{{examples: {{dataset: {{path: {data}}}, n: 1}}, "
+                                               f"ground_truth: {{shortcut: {{enabled: false}}}}, "
                                                f"target: {{label: neutral}}}}") == 2
     out = capsys.readouterr()
     assert "explainability.target.label" in out.out + out.err and "Traceback" not in out.err

@@ -254,6 +254,8 @@ def _looks_like_file(value: str) -> bool:
 
 def _walk(value: object, key: str):
     """(key path, value) of every pydantic model, list item, mapping value and leaf below `value`."""
+    if isinstance(value, BaseModel) and getattr(value, "enabled", True) is False:
+        return                                    # a part switched off reads no file
     yield key, value
     if isinstance(value, LabelledFields):
         return
