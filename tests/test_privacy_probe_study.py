@@ -40,6 +40,7 @@ def run_cli(path: Path, out: Path) -> tuple[int, dict]:
                            "--store", str(out.parent / f"{out.name}.sqlite")],
                           capture_output=True, text=True, cwd=ROOT)
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert (out / "results.json").is_file(), done.stderr[-2000:] + done.stdout[-2000:]
     return done.returncode, json.loads((out / "results.json").read_text(encoding="utf-8"))
 
 

@@ -30,7 +30,7 @@ from suites.bias.winobias import PRO_ANTI_GAP
 LM_PARTS = {"parts": ["bbq", "crows_pairs", "winobias", "templates"], "bbq": {"limit_per_category": 20},
             "crows_pairs": {"limit": 200}, "winobias": {"limit": 20}, "templates": {"limit": 8}}
 CLASSIFIER_PARTS = {"parts": ["counterfactual", "fairness"], "counterfactual": {"limit": 20},
-                    "fairness": {"limit": 800}}
+                    "fairness": {"limit": 800, "on_blank": "drop"}}
 CONFIG = {"seed": 0, "models": {"m": {"path": "x"}}, "suites": [{"suite": "bias"}]}
 
 

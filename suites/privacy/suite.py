@@ -20,7 +20,8 @@ import numpy as np
 from audit.models.adapters.base import Capability, ModelAdapter, ModelKind
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
-from audit.run.suite import Context, Suite, SuiteConfig
+from audit.data.labelled import check_tables
+from audit.run.suite import CheckContext, Context, Suite, SuiteConfig
 from suites.privacy import report, views
 from suites.privacy.attacks import calibrated_attack, example_losses, loss_attack
 from suites.privacy.canary_part import run_canaries
@@ -90,6 +91,15 @@ class PrivacySuite(Suite):
     def required_capabilities(self, config: SuiteConfig) -> frozenset[Capability]:
         assert isinstance(config, PrivacyConfig)
         return frozenset({Capability.LOSSES}) if config.parts != AUTO and MEMBERSHIP in config.parts else frozenset()
+
+    def check_inputs(self, config: SuiteConfig, ctx: CheckContext) -> list[str]:
+        """Only the parts that will run are checked (a classifier's config also holds the canary defaults)."""
+        assert isinstance(config, PrivacyConfig)
+        auto = {ModelKind.CLASSIFIER.value: [MEMBERSHIP, DP], ModelKind.CAUSAL_LM.value: [CANARIES]}
+        parts = config.parts if config.parts != AUTO else auto.get(ctx.model_kind or "", list(PARTS))
+        labels = ctx.model_labels if self.check_labels else None
+        return [problem for part in parts for problem in
+                check_tables(getattr(config, part), ctx.data, where=f"{ctx.where}.{part}", model_labels=labels)]
 
     def run(self, ctx: Context) -> SuiteResult:
         cfg: PrivacyConfig = ctx.config if ctx.config is not None else PrivacyConfig()
