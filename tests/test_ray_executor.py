@@ -77,7 +77,7 @@ suites:
       templates: {{limit: 2}}
       bbq: {{limit_per_category: 1}}
       counterfactual: {{limit: 6}}
-      fairness: {{limit: 60}}
+      fairness: {{limit: 60, on_blank: drop}}
 {executor}""")
 
 
