@@ -87,3 +87,28 @@ def test_generous_budget_runs_and_keeps_estimate_next_to_real_time(tmp_path, tin
     for suite in data["suites"]:
         plan = suite["details"]["plan"]
         assert plan["estimate_s"] > 0 and plan["measured_s"] == suite["duration_s"]
+
+
+def test_generation_is_planned_as_a_prefill_and_one_decoding_call_per_new_token(tmp_path, tiny_causal_dir):
+    """generate is simulated (it crashed on the meta-device model before): the planned requests equal
+    the real run's, each batch is a prefill plus max_new_tokens - 1 decoding calls, and the calibration
+    measured the decoding step and the vocabulary head that these batches are costed with."""
+    prompts = tmp_path / "tox.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"p{i}", "stratum": "control", "text": t}) + "\n"
+                               for i, t in enumerate(["the bread is", "my neighbour is", "the weather"])))
+    path = write(tmp_path / "audit.yaml", f"""
+models:
+  lm: {{path: {tiny_causal_dir}, kind: causal_lm}}
+suites:
+  - suite: generation_safety
+    config: {{parts: [toxicity], toxicity: {{prompts: {prompts}, k: 2, max_new_tokens: 5}}}}
+""")
+    loaded = load_config(path)
+    plan = plan_config(loaded)
+    job = plan.jobs[0]
+    assert job.error is None and job.requests.get("generate") == 6          # 3 prompts x k = 2
+    assert job.model_s > 0 and job.estimate_s >= job.model_s
+    speeds = list(plan.calibrations.values())
+    assert any(s["decode_step"] > 0 and s["head_per_position"] > 0 for s in speeds), speeds
+    run = Runner(loaded, tmp_path / "out", show_progress=False).run()
+    assert run.suites[0].details["model_calls"]["cache_misses"] == 6

@@ -2,6 +2,10 @@
 
 Seconds per padded token are fitted as a + b*L (L the padded length: attention grows with it) from
 two inference batches of the same token count, and the forward+backward cost as a ratio to forward.
+Two costs that token counts miss are measured too: the fixed cost of one forward call (what many
+small batches, e.g. one decoding step per generated token, pay) and the full-vocabulary output head
+with its log-softmax per scored position (a causal LM's head is a fifth of its FLOPs, and the
+adapter applies it only where a token is scored).
 """
 
 from __future__ import annotations
@@ -20,20 +24,27 @@ from audit.models.adapters.batching import inference_context
 from audit.models.adapters.runtime import gradient_context
 
 CALIBRATION_FILE = "plan_calibration.json"
-CALIBRATION_VERSION = "3"        # 2: idle-machine seconds (CPU time / threads when smaller)
+CALIBRATION_VERSION = "4"        # 2: idle-machine seconds; 4: per-call and head costs
 SHAPES = ((32, 32), (8, 128))          # (batch, length): 1024 padded tokens each, like real batches
 BACKWARD_SHAPE = (8, 32)
+CALL_SHAPE = (8, 1)                    # one decoding step of a small batch: almost all fixed cost
+HEAD_POSITIONS = 512
+DECODE_SHAPE = (8, 16, 9)              # (batch, prompt length, new tokens) of one timed `generate`
 
 
 @dataclass(frozen=True)
 class Throughput:
-    """Seconds per padded token = per_token + per_token_per_length * L; backward = ratio x forward."""
+    """Seconds per padded token = per_token + per_token_per_length * L; backward = ratio x forward;
+    plus `per_call` seconds per forward call and `head_per_position` per full-vocabulary scored position."""
 
     per_token: float
     per_token_per_length: float
     backward_ratio: float
     threads: int
     measured_s: float
+    per_call: float = 0.0
+    head_per_position: float = 0.0
+    decode_step: float = 0.0             # one `generate` decoding step at batch DECODE_SHAPE[0] (causal LMs)
 
     def forward_seconds(self, padded_tokens: float, length: float) -> float:
         return padded_tokens * max(0.0, self.per_token + self.per_token_per_length * length)
@@ -88,8 +99,45 @@ def measure(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype 
     with gradient_context(device, dtype):
         both = _time(step, repeats=1)
     forward = (base + slope * length) * n * length
+    n, length = CALL_SHAPE
+    inputs = batch(n, length)
+    with inference_context(device, dtype):
+        per_call = max(0.0, _time(lambda: body(**inputs), repeats=3) - base * n * length)
     return Throughput(per_token=base, per_token_per_length=slope, backward_ratio=max(1.0, both / forward),
-                      threads=torch.get_num_threads(), measured_s=round(time.perf_counter() - started, 2))
+                      threads=torch.get_num_threads(), measured_s=round(time.perf_counter() - started, 2),
+                      per_call=per_call, head_per_position=_head_seconds(model, device, dtype),
+                      decode_step=_decode_step_seconds(model, vocab, device, dtype))
+
+
+def _decode_step_seconds(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype) -> float:
+    """Seconds per decoding step of transformers' `generate` (KV cache, logits processing), from the
+    difference between generating DECODE_SHAPE's new tokens and one; 0 for models that do not generate."""
+    can_generate = getattr(model, "can_generate", None)
+    if not callable(can_generate) or not can_generate():
+        return 0.0
+    n, length, new = DECODE_SHAPE
+    ids = torch.randint(5, max(6, vocab), (n, length), generator=torch.Generator().manual_seed(2)).to(device)
+    mask = torch.ones_like(ids)
+
+    def run(tokens: int) -> None:
+        model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=tokens, min_new_tokens=tokens,
+                       do_sample=False, pad_token_id=0)
+    try:
+        with inference_context(device, dtype):
+            return max(0.0, (_time(lambda: run(new), repeats=1) - _time(lambda: run(1), repeats=1)) / (new - 1))
+    except Exception:  # noqa: BLE001 - a model whose generate needs more than ids and a mask
+        return 0.0
+
+
+def _head_seconds(model: torch.nn.Module, device: str, dtype: torch.dtype) -> float:
+    """Seconds per position of the output head + float32 log-softmax, for models with a vocabulary head."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    width = getattr(head, "in_features", None)
+    if head is None or not width:
+        return 0.0
+    hidden = torch.randn(HEAD_POSITIONS, int(width), generator=torch.Generator().manual_seed(1)).to(device)
+    with inference_context(device, dtype):
+        return _time(lambda: torch.log_softmax(head(hidden).float(), dim=-1)) / HEAD_POSITIONS
 
 
 def load_calibrations(cache_dir: Path) -> dict[str, Throughput]:

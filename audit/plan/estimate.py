@@ -20,7 +20,7 @@ import torch
 from audit.config.schema import LoadedConfig, ModelSpec
 from audit.models.adapters.loading import weights_dtype
 from audit.models.adapters.simulated import BatchRecord, CallRecorder, SimulatedAdapter, load_simulated_adapter
-from audit.plan.calibrate import Throughput, load_calibrations, machine_key, measure, store_calibration
+from audit.plan.calibrate import DECODE_SHAPE, Throughput, load_calibrations, machine_key, measure, store_calibration
 from audit.plan.recording_trainer import RecordingTrainer
 from audit.run.jobs import Job, ModelPool, canonical_order, run_job
 from audit.run.runner import Runner
@@ -110,14 +110,16 @@ class Calibrator:
         self.known = load_calibrations(cache_dir)
         self.used: dict[str, dict[str, Any]] = {}
 
-    def get(self, adapter: SimulatedAdapter) -> Throughput | None:
-        key = machine_key(arch_hash(adapter), str(adapter.dtype), adapter.device)
+    def get(self, adapter: SimulatedAdapter, float32: bool = False) -> Throughput | None:
+        """The throughput of `adapter`'s architecture in its dtype (or in float32, where a call forces it)."""
+        dtype = torch.float32 if float32 else adapter.dtype
+        key = machine_key(arch_hash(adapter), str(dtype), adapter.device)
         if key not in self.known and self.allow:
             config = adapter.rt.model.config
             model = type(adapter.rt.model)(config)          # random weights of the same architecture
-            model.to(adapter.device, dtype=weights_dtype(adapter.dtype, adapter.device)).eval()   # as loaded
+            model.to(adapter.device, dtype=weights_dtype(dtype, adapter.device)).eval()   # as loaded
             self.known[key] = measure(model, int(getattr(config, "vocab_size", 1000) or 1000), adapter.device,
-                                      adapter.dtype)
+                                      dtype)
             store_calibration(self.cache_dir, key, self.known[key])
             del model
         if key in self.known:
@@ -140,7 +142,12 @@ def _batch_cost(batch: BatchRecord, adapter: SimulatedAdapter, speed: Throughput
     activations = batch.padded_tokens * hidden * width * 16 + batch.padded_tokens * vocab * 4
     if speed is None:
         return 0.0, flops, activations
-    seconds = speed.forward_seconds(batch.padded_tokens, batch.max_length)
+    if batch.calls > 1 and speed.decode_step > 0:       # decoding: measured steps of `generate`
+        extra_rows = max(0, batch.items - DECODE_SHAPE[0])
+        step = speed.decode_step + extra_rows * (speed.per_token + speed.head_per_position)
+        return batch.calls * step, flops, activations
+    seconds = speed.forward_seconds(batch.padded_tokens, batch.max_length) + batch.calls * speed.per_call
+    seconds += batch.head_positions * speed.head_per_position
     return seconds * (speed.backward_ratio if batch.backward else 1.0), flops, activations
 
 
@@ -189,7 +196,7 @@ def plan_job(job: Job, ctx: Any, pool: ModelPool, loader: SimulatedLoader, train
     trainer.runs = []
     began = time.process_time()          # the suite's own (single-threaded) work, as on an idle machine
     outcome = run_job(ctx, job, pool)
-    work = time.process_time() - began
+    work = max(0.0, time.process_time() - began - recorder.adapter_seconds)
     result = outcome.suite_result()
     audited = pool.current[1] if pool.current else None
     seconds = flops = 0.0
@@ -199,7 +206,7 @@ def plan_job(job: Job, ctx: Any, pool: ModelPool, loader: SimulatedLoader, train
         owner = _owner(batch, loader, audited)
         if owner is None:
             continue
-        s, f, act = _batch_cost(batch, owner, calibrator.get(owner))
+        s, f, act = _batch_cost(batch, owner, calibrator.get(owner, batch.float32))
         seconds += s
         flops += f
         peak = max(peak, act)
