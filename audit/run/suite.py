@@ -6,7 +6,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +25,17 @@ class SuiteConfig(BaseModel):
     """Base for suite configs: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def check_part_names(value: list[str] | str, known: Sequence[str]) -> list[str] | str:
+    """A suite's `parts`: 'auto', or a non-empty list of known part names (for a field validator)."""
+    if isinstance(value, list):
+        unknown = [p for p in value if p not in known]
+        if unknown:
+            raise ValueError(f"unknown part {unknown[0]!r}; parts are {', '.join(known)}")
+        if not value:
+            raise ValueError("name at least one part, or use 'auto'")
+    return value
 
 
 ProgressFactory = Callable[..., Any]  # tqdm-like: progress(iterable=None, total=None, desc=...)

@@ -15,7 +15,7 @@ from audit.models.adapters.base import Capability
 from audit.errors import ConfigError
 from audit.results import Finding, Severity, SuiteResult
 from audit.errors import AuditUserError
-from audit.run.suite import CheckContext, Context, Suite, SuiteConfig
+from audit.run.suite import CheckContext, Context, Suite, SuiteConfig, check_part_names
 from suites.bias.bbq import BIAS_SCORE_AMBIG, BIAS_SCORE_DISAMBIG, BBQConfig, BBQPart
 from suites.bias.counterfactual import FLIP_RATE, CounterfactualConfig, CounterfactualPart
 from suites.bias.crows_pairs import METRIC as CROWS_METRIC, CrowsPairsConfig, CrowsPairsPart
@@ -50,13 +50,7 @@ class BiasConfig(SuiteConfig):
     @field_validator("parts")
     @classmethod
     def _known_parts(cls, value: list[str] | str) -> list[str] | str:
-        if isinstance(value, list):
-            unknown = [p for p in value if p not in PART_KEYS]
-            if unknown:
-                raise ValueError(f"unknown part {unknown[0]!r}; parts are {', '.join(PART_KEYS)}")
-            if not value:
-                raise ValueError("name at least one part, or use 'auto'")
-        return value
+        return check_part_names(value, PART_KEYS)
 
 
 def choose_parts(config: BiasConfig, parts: list[BiasPart], adapter) -> tuple[list[BiasPart], dict[str, str]]:

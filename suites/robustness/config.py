@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from audit.data.labelled import LabelledFields
-from audit.run.suite import SuiteConfig
+from audit.run.suite import SuiteConfig, check_part_names
 from suites.robustness.perturbations import PERTURBATION_NAMES
 
 PARTS = ("perturbations", "attacks", "multiple_choice")
@@ -156,13 +156,7 @@ class RobustnessConfig(SuiteConfig):
     @field_validator("parts")
     @classmethod
     def _known_parts(cls, value: list[str] | str) -> list[str] | str:
-        if isinstance(value, list):
-            unknown = [p for p in value if p not in PARTS]
-            if unknown:
-                raise ValueError(f"unknown part {unknown[0]!r}; parts are {', '.join(PARTS)}")
-            if not value:
-                raise ValueError("name at least one part, or use 'auto'")
-        return value
+        return check_part_names(value, PARTS)
 
     @field_validator("severity")
     @classmethod
