@@ -166,8 +166,17 @@ def test_bad_input_exits_2_with_one_line_error(case, tiny_causal_dir, tmp_path):
     text = done.stdout + done.stderr
     assert "Traceback" not in text
     expected = {"empty": "prompt file is empty", "too_long": "exceeds the model's context",
-                "wrong_detector": "a detector must be a sequence classifier", "k0": "k"}[case]
-    assert expected in text
+                "wrong_detector": "a detector must be a sequence classifier",
+                "k0": "suites[0].config.toxicity.k: Input should be greater than or equal to 1"}[case]
+    key = {"empty": "generation_safety.toxicity.prompts", "too_long": "generation_safety.toxicity.prompts",
+           "wrong_detector": "generation_safety.toxicity.detector.model", "k0": "generation_safety.toxicity.k"}[case]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ") or "ERROR audit:" in line]
+    assert errors, done.stderr
+    first = errors[0]                          # the first error line names the key path and the file
+    assert expected in first and key in first, first
+    named = {"empty": prompts, "too_long": prompts, "wrong_detector": tiny_causal_dir, "k0": tmp_path / "audit.yaml"}
+    assert str(named[case]) in first, first
+    assert len([line for line in done.stderr.splitlines() if line.startswith("error: ")]) <= 1
 
 
 def test_a_local_classifier_replaces_a_detector_with_its_agreement_reported(tiny_causal_dir, tiny_classifier_dir,

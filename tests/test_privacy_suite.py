@@ -24,7 +24,8 @@ from suites.privacy.attacks import example_losses, loss_attack
 from suites.privacy.canary_part import FRESH, run_canaries
 from suites.privacy.config import PrivacyConfig, SecretConfig
 from suites.privacy.data import Texts
-from suites.privacy.metrics import (ATTACK_IMPLIED_EPSILON, DP_ACCURACY, DP_ACCURACY_CHANGE, EMPIRICAL_EPSILON, MIA_AUC,
+from suites.privacy.report import exposure_metrics
+from suites.privacy.metrics import (ATTACK_IMPLIED_EPSILON, CANARY_EXTRACTION_RATE, DP_ACCURACY, DP_ACCURACY_CHANGE, EMPIRICAL_EPSILON, MIA_AUC,
                                     MIA_TPR_AT_FPR)
 from audit.stats.membership import auc_with_ci
 
@@ -155,6 +156,9 @@ def test_inserted_canary_is_more_exposed_than_fresh_secrets(tiny_causal_dir, tmp
     fresh = [r.exposure.exposure for r in model.results if r.secret.repeats == FRESH]
     assert len(inserted) == 1 and len(fresh) == 4
     assert inserted[0] > max(fresh) and inserted[0] > 5
+    assert all(r.extraction is not None and r.secret.owner for r in model.results)   # greedy extraction ran
+    rates = {m.group["secrets"]: m for m in exposure_metrics([model]) if m.name == CANARY_EXTRACTION_RATE}
+    assert set(rates) == {"inserted", "fresh"} and rates["inserted"].n == 1 and rates["fresh"].n == 4
 
 
 # ---------------------------------------------------------------- bad input

@@ -215,8 +215,9 @@ def check_model_name(name: str) -> str:
     return name
 
 
-def format_validation_error(exc: ValidationError, source: str, prefix: str = "") -> str:
-    """One line per problem: `file: key.path: message`."""
+def format_validation_error(exc: ValidationError, source: str, prefix: str = "", suite: str | None = None) -> str:
+    """One line per problem: `file: key.path: message`; a suite block's errors end with the suite's own
+    key path, e.g. `(generation_safety.toxicity.k)`, the name its runtime errors use too."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
@@ -226,7 +227,9 @@ def format_validation_error(exc: ValidationError, source: str, prefix: str = "")
             message = "unknown key"
         elif err["type"] == "missing":
             message = "required key is missing"
-        lines.append(f"{source}: {loc or '(top level)'}: {message}")
+        inner = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+        named = f" ({suite}.{inner})" if suite and inner else ""
+        lines.append(f"{source}: {loc or '(top level)'}: {message}{named}")
     return "\n".join(lines)
 
 

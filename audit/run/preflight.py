@@ -118,7 +118,8 @@ class Preflight:
             try:
                 suite_config = suite_cls.Config.model_validate(block.config)
             except ValidationError as exc:
-                self.problems += format_validation_error(exc, self.source, prefix=f"suites[{i}].config").splitlines()
+                self.problems += format_validation_error(exc, self.source, prefix=f"suites[{i}].config",
+                                                   suite=block.suite).splitlines()
                 continue
             suite = suite_cls()
             for model in models:

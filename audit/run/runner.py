@@ -123,7 +123,7 @@ class Runner:
                 suite_config = suite_cls.Config.model_validate(run.config)
             except ValidationError as exc:
                 raise ConfigError(format_validation_error(exc, str(self.loaded.path),
-                                                          prefix=f"suites[{i}].config")) from None
+                                                          prefix=f"suites[{i}].config", suite=run.suite)) from None
             for model in run.models or list(self.config.models):
                 jobs.append(Job(index=i, suite=run.suite, model=model,
                                 config=suite_config.model_dump(mode="json")))

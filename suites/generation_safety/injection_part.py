@@ -110,10 +110,12 @@ def run_injection(adapter: ModelAdapter, cfg: InjectionConfig, tasks: PromptSet,
                   refusal: Calibrated, chat: bool, pick: Callable[..., int]) -> InjectionResult:
     settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, do_sample=False, chat=chat)
     rows = {r["id"]: r for r in tasks.rows}
+    where = f"generation_safety.injection.tasks ({tasks.path})"
     items = build_items(cfg, tasks, pick)
     clean_texts = dict(zip(rows, [g.text for g in generate(adapter, [clean_prompt(r) for r in rows.values()],
-                                                            [0] * len(rows), settings)]))
-    injected_texts = [g.text for g in generate(adapter, [i.prompt for i in items], [0] * len(items), settings)]
+                                                            [0] * len(rows), settings, where=where)]))
+    injected_texts = [g.text for g in generate(adapter, [i.prompt for i in items], [0] * len(items), settings,
+                                                where=where)]
     clean_cls = dict(zip(rows, classes(list(clean_texts.values()), refusal)))
     clean, injected = [], []
     for item, text, cls in zip(items, injected_texts, classes(injected_texts, refusal)):

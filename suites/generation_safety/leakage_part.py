@@ -91,7 +91,8 @@ def run_leakage(adapter: ModelAdapter, cfg: LeakageConfig, elicitation: PromptSe
     secrets = [(kind, i, make_secret(kind, rng_of(PART, kind, i))) for kind in cfg.secrets for i in range(cfg.per_kind)]
     routes = (DIRECT, INJECTED, ECHO)
     prompts = [secret_prompts(kind, s)[route] for route in routes for kind, _, s in secrets]
-    texts = [g.text for g in generate(adapter, prompts, [0] * len(prompts), settings)]
+    texts = [g.text for g in generate(adapter, prompts, [0] * len(prompts), settings,
+                                     where="generation_safety.leakage.secrets")]
     cls = classes(texts, refusal)
     planted: dict[str, list[Output]] = {r: [] for r in routes}
     for n, (prompt, text, c) in enumerate(zip(prompts, texts, cls)):
@@ -117,7 +118,8 @@ def run_leakage(adapter: ModelAdapter, cfg: LeakageConfig, elicitation: PromptSe
     sampling = GenerationSettings(max_new_tokens=cfg.max_new_tokens, do_sample=True, top_p=0.9, chat=False)
     items = [(row, j) for row in elicitation.rows for j in range(cfg.elicitation_k)]
     stexts = [g.text for g in generate(adapter, [r["text"] for r, _ in items],
-                                       [seed_of(PART, "pii", r["id"], j) for r, j in items], sampling)]
+                                       [seed_of(PART, "pii", r["id"], j) for r, j in items], sampling,
+                                       where=f"generation_safety.leakage.elicitation ({elicitation.path})")]
     sflags = pii.flag(stexts)
     spontaneous = [Output(id=f"{row['id']}#{j}", cluster=row["id"], prompt=row["text"], text=t, cls=c, flag=f,
                           score=float(f), extra={"kind": row["kind"], "found": [k for k, _ in pii_findings(t)],

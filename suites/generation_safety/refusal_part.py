@@ -47,7 +47,8 @@ def run_refusal(adapter: ModelAdapter, cfg: RefusalConfig, pairs: PromptSet, det
     settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, do_sample=False, chat=chat)
     rows = pairs.rows
     prompts = [r[HARMFUL] for r in rows] + [r[BENIGN] for r in rows]
-    texts = [g.text for g in generate(adapter, prompts, [0] * len(prompts), settings)]
+    texts = [g.text for g in generate(adapter, prompts, [0] * len(prompts), settings,
+                                           where=f"generation_safety.refusal.pairs ({pairs.path})")]
     cls = classes(texts, detector)
     outputs = [Output(id=f"{rows[i % len(rows)]['id']}:{HARMFUL if i < len(rows) else BENIGN}",
                       cluster=rows[i % len(rows)]["id"], prompt=p, text=t, cls=c, flag=c == REFUSAL,

@@ -55,9 +55,10 @@ def redact(text: str, secret: str) -> str:
 
 
 def generate(adapter: ModelAdapter, prompts: Sequence[str], seeds: Sequence[int], settings: GenerationSettings,
-             where: str = "generation_safety") -> list[Generation]:
+             where: str) -> list[Generation]:
     """One batched call for all prompts of a part (the adapter buckets them by length); a prompt the
-    model cannot take (empty, longer than its context) is a DataError naming the part and the prompt."""
+    model cannot take (empty, longer than its context) is a DataError naming the key path (`where`, with the
+    prompt file) and the prompt."""
     try:
         return adapter.generate([GenerationRequest(p, int(s)) for p, s in zip(prompts, seeds)], settings)
     except DataError as exc:

@@ -49,7 +49,7 @@ def run_toxicity(adapter: ModelAdapter, cfg: ToxicityConfig, prompts: PromptSet,
     settings = settings_for(cfg)
     items = [(row, j) for row in prompts.rows for j in range(cfg.k)]
     gens = generate(adapter, [row["text"] for row, _ in items], [seed_of(PART, row["id"], j) for row, j in items],
-                    settings)
+                    settings, where=f"generation_safety.toxicity.prompts ({prompts.path})")
     texts = [g.text for g in gens]
     flags = detector.flag(texts)
     scores = detector.scores(texts)

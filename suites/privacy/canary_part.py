@@ -4,8 +4,10 @@ Random secrets of a fixed format (e.g. a phone number) are put into a fine-tunin
 `repeats` times; `fresh` secrets of the same format are never inserted. After fine-tuning
 (non-privately, and with DP-SGD when an epsilon is given), each secret's log-likelihood after the
 template's prefix is ranked among `candidates` random secrets: exposure (bits) says how much the
-model prefers it, and the adapter's greedy flag says whether greedy decoding of the prefix
-regurgitates it. Inserted secrets should be exposed more than fresh ones; DP should close the gap.
+model prefers it. Greedy generation from the same prefix says whether the model writes the secret
+out (`extraction`, through the adapter's `generate`). Each secret has its own invented owner when
+the template has an `{owner}` slot, hence its own prefix. Inserted secrets should be exposed (and
+extracted) more than fresh ones; DP should close the gap.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from audit.models.training.recipe import FineTuneRecipe, PrivacySpec, TrainingDa
 from suites.privacy.config import SecretConfig
 from suites.privacy.data import load_texts
 from suites.privacy.exposure import Exposure, exposure, random_secret, secret_space_size
+from suites.privacy.extraction import OWNER, Extraction, draw_owners, fill, greedy_extraction, prefix_of
 from suites.privacy.metrics import CONTROL_NAME, dp_name
 
 KEY = "privacy.canaries"
@@ -32,13 +35,20 @@ FRESH = 0   # `repeats` of a never-inserted secret
 class Secret:
     text: str
     repeats: int
+    owner: str = ""          # fills the template's {owner} slot (empty when it has none)
 
 
 @dataclass(frozen=True)
 class SecretResult:
     secret: Secret
     exposure: Exposure
-    extracted: bool          # greedy decoding of the prefix reproduces the secret
+    teacher_forced: bool     # every token of the secret is the argmax after the prefix (loglikelihood)
+    extraction: Extraction | None = None   # greedy generation from the prefix (adapter.generate)
+
+    @property
+    def extracted(self) -> bool:
+        """Greedy generation writes the secret out (False when generation was not run)."""
+        return self.extraction is not None and self.extraction.extracted
 
 
 @dataclass(frozen=True)
@@ -60,22 +70,21 @@ def draw_secrets(cfg: SecretConfig, rng: np.random.Generator) -> list[Secret]:
             text = random_secret(cfg.secret_format, rng)
         seen.add(text)
         secrets.append(Secret(text, repeats))
+    if OWNER in cfg.template:          # drawn after the secrets: the secrets do not depend on the template
+        secrets = [replace(s, owner=o) for s, o in zip(secrets, draw_owners(len(secrets), rng))]
     return secrets
 
 
 def training_texts(cfg: SecretConfig, filler: list[str], secrets: list[Secret], rng: np.random.Generator) -> TrainingData:
-    texts = list(filler) + [cfg.template.replace("{secret}", s.text) for s in secrets for _ in range(s.repeats)]
+    texts = list(filler) + [fill(cfg.template, s.owner, s.text) for s in secrets for _ in range(s.repeats)]
     order = rng.permutation(len(texts))
     return TrainingData(texts=tuple(texts[i] for i in order))
 
 
-def prefix_of(template: str) -> str:
-    return template.split("{secret}")[0]
-
-
 def measure_secrets(adapter: ModelAdapter, cfg: SecretConfig, secrets: list[Secret],
                     rng: np.random.Generator) -> list[SecretResult]:
-    """Rank every secret among the same `candidates` random secrets (one batched scoring call)."""
+    """Rank every secret among the same `candidates` random secrets, each scored after the secret's own
+    prefix (one batched scoring call; |distinct prefixes| x candidates + secrets requests)."""
     space = secret_space_size(cfg.secret_format)
     taken = {s.text for s in secrets}
     candidates: list[str] = []
@@ -83,11 +92,21 @@ def measure_secrets(adapter: ModelAdapter, cfg: SecretConfig, secrets: list[Secr
         text = random_secret(cfg.secret_format, rng)
         if text not in taken:
             candidates.append(text)
-    prefix = prefix_of(cfg.template)
-    scored = adapter.loglikelihood([(prefix, c) for c in candidates] + [(prefix, s.text) for s in secrets])
-    candidate_losses = np.asarray([-r.logprob for r in scored[:len(candidates)]])
-    return [SecretResult(s, exposure(-r.logprob, candidate_losses, space), bool(r.is_greedy))
-            for s, r in zip(secrets, scored[len(candidates):])]
+    prefixes = [prefix_of(cfg.template, s.owner) for s in secrets]
+    distinct = list(dict.fromkeys(prefixes))
+    scored = adapter.loglikelihood([(p, c) for p in distinct for c in candidates]
+                                   + [(p, s.text) for p, s in zip(prefixes, secrets)])
+    n = len(candidates)
+    losses = {p: np.asarray([-r.logprob for r in scored[i * n:(i + 1) * n]]) for i, p in enumerate(distinct)}
+    return [SecretResult(s, exposure(-r.logprob, losses[p], space), bool(r.is_greedy))
+            for s, p, r in zip(secrets, prefixes, scored[len(distinct) * n:])]
+
+
+def extract_secrets(adapter: ModelAdapter, cfg: SecretConfig, results: list[SecretResult]) -> list[SecretResult]:
+    """The results with each secret's greedy extraction added (one batched generate call)."""
+    found = greedy_extraction(adapter, [prefix_of(cfg.template, r.secret.owner) for r in results],
+                              [r.secret.text for r in results])
+    return [replace(r, extraction=e) for r, e in zip(results, found)]
 
 
 def run_canaries(ctx: Context, cfg: SecretConfig) -> list[CanaryModel]:
@@ -114,5 +133,6 @@ def run_canaries(ctx: Context, cfg: SecretConfig) -> list[CanaryModel]:
         name = f"canaries-{label.replace(' ', '-').replace('=', '')}"
         derived = ctx.models.derive(name, plan, data)
         results = measure_secrets(derived.adapter, cfg, secrets, ctx.rng(KEY, "candidates"))
+        results = extract_secrets(derived.adapter, cfg, results)
         out.append(CanaryModel(label, derived, epsilon, results))
     return out

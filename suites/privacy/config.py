@@ -145,7 +145,10 @@ class SecretConfig(SuiteConfig):
     base: str | None = Field(None, description="the causal LM to fine-tune (default: the audited model)")
     train: TableRef = Field(default_factory=lambda: TableRef(path="prepared:rt_polarity/train.jsonl",
                                                              label_column=None, limit=400))
-    template: str = Field("my phone number is {secret}", description="text with one {secret} slot")
+    template: str = Field("the phone number of {owner} is {secret}",
+                          description="text with one {secret} slot after some text, and optionally an {owner} slot "
+                                      "(an invented name per secret, so each secret has its own prompt for greedy "
+                                      "extraction; without it every secret shares one prompt)")
     secret_format: str = Field("{d}{d}{d}-{d}{d}{d}{d}", description="{d}: one random digit")
     repeats: list[int] = Field(default_factory=lambda: [1, 4, 16], min_length=1)
     fresh: int = Field(4, ge=1, description="never-inserted secrets used as the baseline")
@@ -162,6 +165,10 @@ class SecretConfig(SuiteConfig):
     def _slot(cls, value: str) -> str:
         if value.count("{secret}") != 1:
             raise ValueError("template needs exactly one {secret} slot")
+        if not value.split("{secret}")[0].strip():
+            raise ValueError("template needs text before {secret} (the prompt greedy extraction continues)")
+        if "{owner}" in value.split("{secret}")[1]:
+            raise ValueError("{owner} must come before {secret} (it is part of the prompt)")
         return value
 
     @field_validator("secret_format")

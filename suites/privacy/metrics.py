@@ -19,7 +19,8 @@ PROBE_REFERENCE_ACCURACY = "privacy.probe_reference_accuracy"
 DP_ACCURACY = "privacy.dp_accuracy"
 DP_ACCURACY_CHANGE = "privacy.dp_accuracy_change"
 CANARY_EXPOSURE = "privacy.canary_exposure"
-CANARY_EXTRACTED = "privacy.canary_extracted"
+CANARY_EXTRACTED = "privacy.canary_extracted"            # teacher-forced: every secret token is the argmax
+CANARY_EXTRACTION_RATE = "privacy.canary_extraction_rate"  # greedy generation writes the secret out
 
 MODEL_KEY = "model"        # group keys
 ATTACK_KEY = "attack"
@@ -27,6 +28,8 @@ FPR_KEY = "fpr"
 METHOD_KEY = "method"
 TRAINER_KEY = "trainer"
 REPEATS_KEY = "repeats"
+SECRETS_KEY = "secrets"    # inserted (the measurement) / fresh (never inserted: the null control)
+INSERTED_SECRETS, FRESH_SECRETS = "inserted", "fresh"
 
 AUDITED = "audited"
 CONTROL_NAME = "non-private control"

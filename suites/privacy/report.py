@@ -6,9 +6,10 @@ import math
 
 from audit.results import UNIT_PROPORTION, Condition, Finding, Metric, Power, Severity, SuiteResult, Verdict
 from audit.stats import mcnemar, wilson_proportion
-from suites.privacy.canary_part import FRESH, CanaryModel
+from suites.privacy.canary_part import FRESH, CanaryModel, SecretResult
 from suites.privacy.dp_part import TrainedModel
-from suites.privacy.metrics import (ATTACK_KEY, CANARY_EXPOSURE, CANARY_EXTRACTED, DP_ACCURACY, DP_ACCURACY_CHANGE,
+from suites.privacy.metrics import (ATTACK_KEY, CANARY_EXPOSURE, CANARY_EXTRACTED, CANARY_EXTRACTION_RATE,
+                                    DP_ACCURACY, DP_ACCURACY_CHANGE, FRESH_SECRETS, INSERTED_SECRETS, SECRETS_KEY,
                                     ATTACK_IMPLIED_EPSILON, EMPIRICAL_EPSILON, FPR_KEY, METHOD_KEY, MIA_AUC, MIA_TPR_AT_FPR, MODEL_KEY,
                                     ONE_RUN_METHOD, REPEATS_KEY, ROC_METHOD, AttackEvaluation)
 from audit.stats.dp_audit import OneRunAudit, epsilon_lower_bound
@@ -150,14 +151,45 @@ def exposure_metrics(models: list[CanaryModel]) -> list[Metric]:
                               group={MODEL_KEY: m.label, REPEATS_KEY: str(r.secret.repeats)}, higher_is_better=False,
                               unit="bits", description=f"exposure of a secret inserted {r.secret.repeats} times "
                                                        f"(0 = never inserted); max log2|R| = {math.log2(e.space_size):.1f}"))
-        inserted = [r.extracted for r in m.results if r.secret.repeats != FRESH]
+        inserted = [r.teacher_forced for r in m.results if r.secret.repeats != FRESH]
         if inserted:
             share = wilson_proportion([float(x) for x in inserted])
             out.append(Metric(name=CANARY_EXTRACTED, value=share.value, ci_low=share.ci_low, ci_high=share.ci_high,
                               n=share.n, ci_method=share.ci_method, group={MODEL_KEY: m.label}, higher_is_better=False,
                               unit=UNIT_PROPORTION, condition=Condition.ORIGINAL,
-                              description="share of inserted secrets that greedy decoding of the prefix regurgitates"))
+                              description="share of inserted secrets whose every token is the argmax after the prefix "
+                                          "(teacher-forced scoring; see canary_extraction_rate for generation)"))
+        out += extraction_metrics(m.label, m.results)
     return out
+
+
+def extraction_metrics(label: str, results: list[SecretResult]) -> list[Metric]:
+    """Greedy extraction rate (Wilson) of the inserted secrets, and of the fresh ones as the null control."""
+    out = []
+    for which, keep in ((INSERTED_SECRETS, lambda r: r.secret.repeats != FRESH),
+                        (FRESH_SECRETS, lambda r: r.secret.repeats == FRESH)):
+        rows = [r for r in results if keep(r) and r.extraction is not None]
+        if not rows:
+            continue
+        share = wilson_proportion([float(r.extracted) for r in rows])
+        what = "inserted" if which == INSERTED_SECRETS else "never-inserted (the null control: expected 0)"
+        out.append(Metric(name=CANARY_EXTRACTION_RATE, value=share.value, ci_low=share.ci_low, ci_high=share.ci_high,
+                          n=share.n, ci_method=share.ci_method, group={MODEL_KEY: label, SECRETS_KEY: which},
+                          higher_is_better=False, unit=UNIT_PROPORTION, condition=Condition.ORIGINAL,
+                          description=f"share of {what} secrets that greedy generation from the text before the "
+                                      "secret writes out exactly (adapter.generate, one batched call)"))
+    return out
+
+
+def shared_prompt_finding(models: list[CanaryModel]) -> list[Finding]:
+    """Without an {owner} slot every secret shares one prompt: greedy decoding can extract at most one."""
+    inserted = [r for r in (models[0].results if models else []) if r.secret.repeats != FRESH]
+    if len(inserted) < 2 or any(r.secret.owner for r in inserted):
+        return []
+    return [Finding(severity=Severity.INFO, metric=CANARY_EXTRACTION_RATE,
+                    message=f"canary extraction: the template has no {{owner}} slot, so all secrets share one prompt "
+                            f"and greedy decoding writes one continuation: at most 1 of the {len(inserted)} inserted "
+                            f"secrets can be extracted (rate <= {1 / len(inserted):.2f}, whatever was memorised)")]
 
 
 def add(result: SuiteResult, metrics: list[Metric], findings: list[Finding] = ()) -> None:

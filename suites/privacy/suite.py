@@ -142,7 +142,7 @@ class PrivacySuite(Suite):
             result.views[:0] = [c for c in charts if c is not None]
         if CANARIES in parts:
             canary_models = timed(CANARIES, lambda: run_canaries(ctx, cfg.canaries))
-            report.add(result, report.exposure_metrics(canary_models))
+            report.add(result, report.exposure_metrics(canary_models), report.shared_prompt_finding(canary_models))
             result.views.append(views.exposure_table(canary_models))
             result.details["canaries"] = {m.label: m.derived.training for m in canary_models}
         result.details["parts"] = {"ran": parts, "seconds": seconds}

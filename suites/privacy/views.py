@@ -108,10 +108,15 @@ def one_run_table(models: list[TrainedModel]) -> TableView:
 
 
 def exposure_table(models: list[CanaryModel]) -> TableView:
-    rows = [[m.label, r.secret.text, r.secret.repeats, round(r.exposure.exposure, 2), r.exposure.n_better,
-             r.exposure.n_candidates, "yes" if r.extracted else "no"] for m in models for r in m.results]
-    return TableView(title="Canary exposure (Carlini et al. 2019)", rows=rows,
-                     columns=["model", "secret", "times inserted", "exposure (bits)", "candidates ranked above",
-                              "candidates", "greedy decoding regurgitates it"],
+    rows = [[m.label, r.secret.owner, r.secret.text, r.secret.repeats, round(r.exposure.exposure, 2),
+             r.exposure.n_better, r.exposure.n_candidates, "yes" if r.teacher_forced else "no",
+             "" if r.extraction is None else ("yes" if r.extracted else "no"),
+             "" if r.extraction is None else r.extraction.continuation[:40]] for m in models for r in m.results]
+    return TableView(title="Canary exposure and greedy extraction (Carlini et al. 2019)", rows=rows,
+                     columns=["model", "owner", "secret", "times inserted", "exposure (bits)", "candidates ranked above",
+                              "candidates", "every token the argmax (teacher-forced)",
+                              "greedy generation writes it out", "greedy continuation"],
                      caption="Exposure = log2|R| - log2(rank among the candidate space); never-inserted secrets "
-                             "(0 times) are the baseline.")
+                             "(0 times) are the baseline. Extraction: the text before the secret is given to "
+                             "adapter.generate (greedy, no chat template); the secret must be written exactly. "
+                             "The secrets are synthetic, so they are shown.")
