@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLASSIFIER, CAUSAL, TASK = "minilm-sentiment", "smollm2-135m", "bbq_disambig_mc"
 SHAP_TOLERANCE = 1e-5     # abs, in p(target); measured ≤ 6e-8 (float32, padding in other batches)
 LIME_TOLERANCE = 1e-5     # abs, in p(target); measured ≤ 5e-8
+SHORT = "quietly brilliant and warm"
 CONTROL_GAP = 1e-3        # a changed setting must move some attribution by more than this
 F = Callable[[np.ndarray], np.ndarray]
 
@@ -52,9 +53,9 @@ suites:
   - suite: explainability
     models: [{classifier}]
     config:
-      examples: {{dataset: {{path: {prepared}/rt_polarity/test.jsonl}}, n: 3}}
+      examples: {{dataset: {{path: {data}}}, n: 4}}
       methods: [shap, lime]
-      shap: {{max_evals_cap: 256, exact_max_units: 0}}   # two of the three queues truncated: batch size matters
+      shap: {{max_evals_cap: 256}}   # 3 partition queues (2 truncated: batch size matters), 1 exact (<= 10 tokens)
       lime: {{num_samples: 200}}
       stability: {{enabled: false}}
       ground_truth: {{randomisation: {{enabled: false}}, shortcut: {{enabled: false}}}}
@@ -68,8 +69,11 @@ def results_path(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     folder = tmp_path_factory.mktemp("recompute")
     config = folder / "audit.yaml"
+    data = folder / "explained.jsonl"      # the first three test sentences and a short one (exact Shapley)
+    lines = (prepared_dir / "rt_polarity" / "test.jsonl").read_text().splitlines()[:3]
+    data.write_text("\n".join(lines + [json.dumps({"id": "short", "text": SHORT, "label": "positive"})]) + "\n")
     config.write_text(CONFIG.format(cache=folder / "cache", prepared=prepared_dir, classifier=CLASSIFIER,
-                                    causal=CAUSAL, task=TASK))
+                                    causal=CAUSAL, task=TASK, data=data))
     started = time.perf_counter()
     run_audit(config, folder / "out", show_progress=False, store_path=folder / "history.sqlite", renderers=["json"])
     print(f"audit run: {time.perf_counter() - started:.1f} s wall")
@@ -132,6 +136,12 @@ def shap_values(f: F, tree_tokens: list[str], *, max_evals: int, batch_size: int
     return np.asarray(explainer(np.ones((1, n)), max_evals=max_evals, batch_size=batch_size, silent=True).values[0])
 
 
+def exact_shapley_values(f: F, n: int) -> np.ndarray:
+    """shap's ExactExplainer without a hierarchy (an Independent masker, 0 = hidden): exact Shapley values."""
+    explainer = shap.explainers.Exact(f, shap.maskers.Independent(np.zeros((1, n)), max_samples=1))
+    return np.asarray(explainer(np.ones((1, n)), max_evals=2 ** n + 2, silent=True).values[0])
+
+
 def lime_weights(f: F, n: int, *, num_samples: int, kernel_width: float, seed: int) -> np.ndarray:
     """lime's LimeTextExplainer on the recorded placeholder document ('t0 t1 ...'), label 0 = f."""
     explainer = LimeTextExplainer(kernel_width=kernel_width, bow=False, feature_selection="none",
@@ -158,16 +168,21 @@ def test_shap_recomputed_with_shaps_partition_explainer(explained):
     assert settings["shap"]["special_tokens_in_clustering"] is False
     gaps, truncated, started = {}, [], time.perf_counter()
     for example in suite["details"]["examples"]:
-        assert example["shap"]["estimator"] == "partition"
         f = classifier_f(tokenizer, model, example, settings["masking"])
         ours = np.asarray(example["scores"]["shap"])
-        theirs = shap_values(f, example["shap_tree_tokens"], max_evals=example["shap"]["max_evals"],
-                             batch_size=batch_size, seed=example["seeds"]["shap"])
+        if example["shap"]["estimator"] == "exact":
+            assert len(ours) <= settings["shap"]["exact_max_units"]
+            theirs = exact_shapley_values(f, len(ours))
+        else:
+            assert example["shap"]["estimator"] == "partition"
+            theirs = shap_values(f, example["shap_tree_tokens"], max_evals=example["shap"]["max_evals"],
+                                 batch_size=batch_size, seed=example["seeds"]["shap"])
         gaps[example["id"]] = float(np.abs(theirs - ours).max())
-        if example["shap"]["truncated"]:
+        if example["shap"].get("truncated"):
             truncated.append((example, f, ours))
     print(f"SHAP max |shap - suite| per example: {gaps} ({time.perf_counter() - started:.1f} s)")
     assert max(gaps.values()) < SHAP_TOLERANCE
+    assert {e["shap"]["estimator"] for e in suite["details"]["examples"]} == {"exact", "partition"}
     assert truncated, "the control needs a truncated queue (max_evals_cap below what resolves every leaf)"
 
     example, f, ours = truncated[0]

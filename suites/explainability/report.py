@@ -208,7 +208,9 @@ def settings(cfg: ExplainabilityConfig, ctx: Context) -> dict:
                               "PartitionExplainer (Owen values)",
                  "max_evals": cfg.shap.max_evals, "max_evals_cap": cfg.shap.max_evals_cap,
                  "exact_max_units": cfg.shap.exact_max_units, "batch_size": cfg.shap.batch_size,
-                 "per_example": "examples[].shap: the estimator and the max_evals it was given",
+                 "per_example": "examples[].shap: the estimator ('exact': Shapley values over all 2^n "
+                                "coalitions, as shap's ExactExplainer with an Independent masker gives them; "
+                                "'partition': the max_evals it was given)",
                  "tree": "shap.maskers._text.partition_tree(examples[].shap_tree_tokens, []) with column 2 set "
                          "to column 3 / its max; the tokens are the features' strings, word pieces marked '##' as "
                          "shap's Text masker marks them",
