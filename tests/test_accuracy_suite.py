@@ -313,3 +313,21 @@ def test_real_models_default_accuracy_configs(prepared_dir, tmp_path):
                                          data=data, artifacts_dir=tmp_path / "b"))
     acc = result.metric(lm_eval_metric_name("rt_polarity_mc", "acc"))
     assert acc.n == 40 and 0.0 <= acc.value <= 1.0
+
+
+def test_shipped_task_folder_is_an_lm_eval_folder_with_a_seeded_loader(tmp_path):
+    """#17: lm-eval loads audit/data/tasks as it is (its custom_dataset hook, seed from --metadata) with
+    the documents the run's builder makes for that seed; the run writes a JSON copy, seed in metadata."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    from audit.data.tasks import SHIPPED_TASKS, TASKS_DIR, materialize_task
+
+    data = DataResolver(config_dir=tmp_path, prepared_dir=tmp_path)
+    manager = TaskManager(include_path=[str(TASKS_DIR)], include_defaults=False, metadata={"seed": 7})
+    loaded = get_task_dict(list(SHIPPED_TASKS), manager)
+    for name, task in SHIPPED_TASKS.items():
+        docs = task.build(data, 7)
+        assert [d["id"] for d in list(loaded[name].test_docs())[:5]] == [d["id"] for d in docs[:5]]
+        assert [d["id"] for d in task.build(data, 8)[:5]] != [d["id"] for d in docs[:5]]
+        written = materialize_task(task, data, tmp_path / "run", 7)
+        assert _first_docs(written.with_suffix(".jsonl"), 3) == docs[:3] and "seed: 7" in written.read_text()

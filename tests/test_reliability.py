@@ -238,6 +238,30 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_lives(tmp_
     assert not (out / LOCK_FILE).exists()
 
 
+
+@pytest.mark.parametrize("how", ["under_a_file", "mode_0o500"])
+def test_an_unwritable_out_is_one_line_naming_the_out_path(tmp_path, tiny_classifier_dir, capsys, how):
+    """#17: the error names --out as given, not the store path derived from it (OUT/../history.sqlite)."""
+    parent = tmp_path / "p"
+    if how == "under_a_file":                      # blocks writes even for root
+        write(parent, "a file")
+    else:
+        parent.mkdir()
+        parent.chmod(0o500)
+        if os.access(parent, os.W_OK):
+            parent.chmod(0o700)
+            pytest.skip("running as root: mode 0o500 does not block writes (the 'under_a_file' case covers it)")
+    out = parent / "out"
+    try:
+        code, _, err = run_cli(capsys, "run", config(tmp_path, tiny_classifier_dir,
+                                                     ACCURACY.format(path=jsonl(tmp_path / "d.jsonl"))),
+                               "--out", out, "--no-progress")
+    finally:
+        if parent.is_dir():
+            parent.chmod(0o700)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and lines[0].startswith(f"error: --out {out}: ") and "history.sqlite" not in lines[0], err
+    assert not (parent / "history.sqlite").exists()   # nothing was created before the refusal
 def test_stray_temp_files_are_removed(tmp_path):
     (tmp_path / ".results.json.abc123.tmp").write_text("{")
     (tmp_path / ".state" / "jobs").mkdir(parents=True)

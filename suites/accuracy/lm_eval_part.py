@@ -13,7 +13,7 @@ from audit.run.suite import Context
 from suites.accuracy import views
 from suites.accuracy.config import LmEvalConfig
 from suites.accuracy.lm_eval_bridge import LmEvalRun, TaskOutcomes, run_tasks
-from audit.data.tasks import SHIPPED_TASKS, materialize_task
+from audit.data.tasks import SHIPPED_TASKS, TASKS_DIR, materialize_task
 
 LM_EVAL_PREFIX = "lm_eval"
 TASKS_FOLDER = "lm_eval_tasks"
@@ -88,9 +88,29 @@ def score_lm_eval(ctx: Context, cfg: LmEvalConfig, result: SuiteResult) -> None:
         "tasks": {t: {"n": len(o.doc_ids), "aggregate": o.aggregate} for t, o in outcomes.items()},
         "limit": cfg.limit, "num_fewshot": cfg.num_fewshot, "seed": run.seed,
         "task_folders": [str(p) for p in run.include_paths],
+        "task_folders_relative": [results_relative(p, ctx.artifacts_dir) for p in run.include_paths],
         # the seed each shipped task's documents were drawn and shuffled with (audit.data.tasks builders)
         "task_seeds": {t: task_seed(ctx, t) for t in cfg.tasks if t in SHIPPED_TASKS},
+        "shipped_task_folder": str(TASKS_DIR),
+        "recompute": {t: recompute_command(t, cfg, task_seed(ctx, t), run.seed) for t in cfg.tasks if t in SHIPPED_TASKS},
     }
+
+
+def results_relative(path: Path, artifacts_dir: Path) -> str:
+    """`path` relative to the run folder holding results.json (artifacts live in OUT/artifacts/JOB/)."""
+    try:
+        return path.resolve().relative_to(artifacts_dir.parent.parent.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def recompute_command(task: str, cfg: LmEvalConfig, seed: int, run_seed: int) -> str:
+    """lm-eval's own CLI on the shipped folder, same documents in the same order (its HF backend)."""
+    limit = "" if cfg.limit is None else f" --limit {cfg.limit}"
+    return (f"lm_eval run --model hf --model_args pretrained=MODEL_PATH,dtype=float32 --tasks {task} "
+            f"--include_path {TASKS_DIR} --metadata '{{\"seed\": {seed}}}'{limit} --num_fewshot {cfg.num_fewshot} "
+            f"--seed {run_seed} --log_samples --output_path OUT  "
+            "# MODEL_PATH: provenance.models[model].path; PYTHONPATH: the folder holding audit/")
 
 
 def _breakdowns(ctx: Context, outcomes: TaskOutcomes, name: str, values: list[float], result: SuiteResult) -> None:

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import jinja2
 import numpy as np
-import yaml
 
 from audit.data.labelled import read_labelled
 from audit.data.resolver import DataResolver
 from audit.errors import DataError
-from audit.data.tasks import SHIPPED_TASKS, TASKS_DIR
+from audit.data.tasks import SHIPPED_TASKS, load_task_spec
 from suites.explainability.config import DatasetSource, ExamplesConfig
 
 TARGET_DELIMITER = " "              # lm-eval's default between a prompt and a choice
@@ -56,7 +55,7 @@ def load_dataset(data: DataResolver, spec: DatasetSource) -> list[RawExample]:
 def load_task(data: DataResolver, task: str, seed: int) -> list[RawExample]:
     """Every document of a shipped task as (prompt, choices, gold), in the task's seeded order."""
     shipped = SHIPPED_TASKS[task]
-    spec = yaml.safe_load((TASKS_DIR / shipped.yaml_file).read_text(encoding="utf-8"))
+    spec = load_task_spec(shipped)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     template = env.from_string(spec["doc_to_text"])
     choice_spec = spec["doc_to_choice"]

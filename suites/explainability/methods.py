@@ -21,6 +21,7 @@ from suites.explainability.shap_method import shap_scores
 # Cheap methods first: their masked inputs are then free for the ones that ask again.
 RUN_ORDER = (OCCLUSION, SHAP, LIME, INTEGRATED_GRADIENTS, ATTENTION)
 SeedFor = Callable[[str, int], int]   # (method, subject index) -> seed
+SEEDED = (SHAP, LIME)                  # methods whose numbers depend on their seed (recorded per example)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class MethodRuns:
     rollouts: dict[int, np.ndarray] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)   # method -> why it is left out of the verdicts
     shap_info: dict[int, dict] = field(default_factory=dict)   # SHAP: estimator, budget, needed, truncated
+    seeds: dict[str, dict[int, int]] = field(default_factory=dict)   # sampled methods: the seed per subject
 
     def add(self, method: str, indices: Sequence[int], scores: Sequence[np.ndarray], seconds: float) -> None:
         self.scores.setdefault(method, {}).update(zip(indices, (np.asarray(s, dtype=np.float64) for s in scores)))
@@ -58,6 +60,8 @@ def run_methods(methods: Sequence[str], indices: Sequence[int], *, adapter: Mode
     if not indices:
         return
     for method in [m for m in RUN_ORDER if m in methods]:
+        if method in SEEDED:
+            runs.seeds.setdefault(method, {}).update({i: seed_for(method, i) for i in indices})
         started = time.perf_counter()
         if method == OCCLUSION:
             scores = occlusion_scores(scorer, indices, OCCLUSION, cfg.masking)

@@ -11,10 +11,12 @@ from suites.explainability import assemble as M
 from suites.explainability import views as V
 from suites.explainability.attention import query_position
 from suites.explainability.chance_verdicts import add_gains, chance_findings, chance_verdicts
-from suites.explainability.config import ATTENTION, INTEGRATED_GRADIENTS, RANDOM, ExplainabilityConfig
+from suites.explainability.config import ATTENTION, INTEGRATED_GRADIENTS, RANDOM, SHAP, ExplainabilityConfig
 from suites.explainability.trust_scores import EVALUATION, Evaluation
 from suites.explainability.methods import MethodRuns
 from suites.explainability.scoring import Scorer
+from suites.explainability.subjects import Subject
+from suites.explainability.tokens import shap_cluster_tokens
 
 MAX_HEATMAPS = 20
 SUITE = "explainability"
@@ -154,14 +156,16 @@ def _details(cfg, scorer, runs, ev, originals, predicted, variants, methods, ran
                  "f_x": float(full[position]), "truncated": subject.units.truncated, "tokens": subject.units.tokens,
                  "token_ids": list(subject.units.feature_ids),
                  "scores": {m: runs.scores[m][i].tolist() for m in methods},
-                 "random_scores": random_ranking[i].tolist()}
+                 "random_scores": random_ranking[i].tolist(), **_recompute_inputs(runs, subject, i)}
         if i in runs.ig:
             entry["ig"] = vars(runs.ig[i])
         v = variants.get(i)
         if v is not None:
             variant = scorer.subjects[v]
             entry["variant"] = {"id": variant.id, "text": variant.units.text, "tokens": variant.units.tokens,
-                                "scores": {m: runs.scores[m][v].tolist() for m in methods if v in runs.scores[m]}}
+                                "token_ids": list(variant.units.feature_ids),
+                                "scores": {m: runs.scores[m][v].tolist() for m in methods if v in runs.scores[m]},
+                                **_recompute_inputs(runs, variant, v)}
         examples.append(entry)
     return {
         "model_kind": ctx.adapter.kind.value,
@@ -181,20 +185,50 @@ def _details(cfg, scorer, runs, ev, originals, predicted, variants, methods, ran
     }
 
 
+def _recompute_inputs(runs: MethodRuns, subject: Subject, i: int) -> dict:
+    """What a third party needs besides the settings to rerun shap and lime on this input: the seed of
+    each sampled method and the token strings shap's partition tree was built from."""
+    out: dict = {"seeds": {m: seeds[i] for m, seeds in runs.seeds.items() if i in seeds}}
+    if SHAP in runs.scores and i in runs.scores[SHAP]:
+        out["shap_tree_tokens"] = shap_cluster_tokens(subject.units)
+        if i in runs.shap_info:
+            out["shap"] = dict(runs.shap_info[i])
+    return out
+
+
 def settings(cfg: ExplainabilityConfig, ctx: Context) -> dict:
     """Every setting that changes a number, for a third party to recompute them."""
     adapter = ctx.adapter
     return {
         "masking": cfg.masking.value, "faithfulness_masking": "remove",
+        "features": "examples[].token_ids: the tokenizer's ids of the text with the special tokens left out; "
+                    "a masked input keeps every special token and drops (masking 'remove') or replaces by the mask "
+                    "token (masking 'mask') the hidden features",
         "shap": {"estimator": f"exact Shapley (enumeration) up to {cfg.shap.exact_max_units} tokens, else shap "
                               "PartitionExplainer (Owen values)",
                  "max_evals": cfg.shap.max_evals, "max_evals_cap": cfg.shap.max_evals_cap,
                  "exact_max_units": cfg.shap.exact_max_units, "batch_size": cfg.shap.batch_size,
-                 "tree": "shap.maskers._text.partition_tree over the token strings, word pieces marked '##' as "
-                         "shap's Text masker marks them; heights = rescaled cluster sizes",
-                 "special_tokens_in_clustering": False, "tie_breaking": "numpy global RNG seeded per explanation"},
+                 "per_example": "examples[].shap: the estimator ('exact': Shapley values over all 2^n "
+                                "coalitions, as shap's ExactExplainer with an Independent masker gives them; "
+                                "'partition': the max_evals it was given)",
+                 "tree": "shap.maskers._text.partition_tree(examples[].shap_tree_tokens, []) with column 2 set "
+                         "to column 3 / its max; the tokens are the features' strings, word pieces marked '##' as "
+                         "shap's Text masker marks them",
+                 "special_tokens_in_clustering": False,
+                 "differs_from_shap_text_masker": "the tree has no [CLS]/[SEP] leaves (shap's Text masker includes "
+                                                  "the special tokens); features are token ids, not re-tokenized "
+                                                  "strings",
+                 "call": "PartitionExplainer(f, masker over n features with that clustering)(ones((1, n)), "
+                         "max_evals=examples[].shap.max_evals, batch_size=batch_size, silent=True); f maps an "
+                         "(m, n) 0/1 keep matrix to p(target_index | masked input)",
+                 "tie_breaking": "numpy global RNG seeded per explanation: np.random.seed(examples[].seeds.shap "
+                                 "% 2**32) before the call"},
         "lime": {"num_samples": cfg.lime.num_samples, "kernel_width": cfg.lime.kernel_width,
-                 "feature_selection": "none", "bow": False, "kernel": "lime's exponential kernel on cosine distance"},
+                 "feature_selection": "none", "bow": False, "kernel": "lime's exponential kernel on cosine distance",
+                 "random_state": "examples[].seeds.lime % 2**32",
+                 "document": "one placeholder word per feature, 't0 t1 ... t{n-1}' (lime's default split); "
+                             "classifier_fn reads the surviving placeholders back as the keep-vector and returns one "
+                             "column, f; the weights are local_exp[0] with num_features=n"},
         "integrated_gradients": cfg.integrated_gradients.model_dump(),
         "model": {"batch_size": getattr(adapter, "batch_size", None), "dtype": str(getattr(adapter, "dtype", None)),
                   "device": str(getattr(adapter, "device", None)), "max_length": getattr(adapter, "max_length", None)},

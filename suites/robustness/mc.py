@@ -13,12 +13,11 @@ from dataclasses import dataclass
 
 import jinja2
 import numpy as np
-import yaml
 
 from audit.models.adapters.base import CachePolicy, ModelAdapter
 from audit.errors import DataError
 from audit.run.suite import Context
-from audit.data.tasks import SHIPPED_TASKS, TASKS_DIR
+from audit.data.tasks import SHIPPED_TASKS, load_task_spec
 from suites.robustness.natural import Predict
 
 TARGET_DELIMITER = " "
@@ -47,7 +46,7 @@ def _template(text: str) -> jinja2.Template:
 
 def load_task(ctx: Context, task: str, limit: int | None) -> McTask:
     """The task's documents (seeded shuffle, first `limit`), prompt template and choices."""
-    spec = yaml.safe_load((TASKS_DIR / SHIPPED_TASKS[task].yaml_file).read_text(encoding="utf-8"))
+    spec = load_task_spec(SHIPPED_TASKS[task])
     choices = spec["doc_to_choice"]
     if not isinstance(choices, list):
         raise DataError(f"robustness.multiple_choice: task {task!r} has per-document choices; not supported")
