@@ -40,6 +40,7 @@ DEFAULT_REPORT = Path(__file__).resolve().parent / "results" / "ray-equality.md"
 RAY_BLOCK = "executor: {kind: ray, address: local, num_cpus: 1, torch_threads: 1}"
 PREPARED = "prepared"
 SHOWN_DIFFERENCES = 100
+SHOWN_CONFIG_CHARS = 4000     # a config this small is copied into the report (a tiny check config)
 
 
 def config_copies(config: Path, executor_block: str, tag: str) -> dict[str, Path]:
@@ -121,6 +122,9 @@ def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], results: d
             lines += ["", *[f"- `{d}`" for d in diffs[:SHOWN_DIFFERENCES]]]
             if len(diffs) > SHOWN_DIFFERENCES:
                 lines.append(f"- … {len(diffs) - SHOWN_DIFFERENCES} more")
+    text = args.config.read_text(encoding="utf-8")
+    if len(text) <= SHOWN_CONFIG_CHARS:
+        lines += ["", "The config:", "", "```yaml", text.strip("\n"), "```"]
     return "\n".join(lines) + "\n"
 
 
