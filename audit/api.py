@@ -8,7 +8,7 @@ from typing import Any
 from audit.config.schema import load_config
 from audit.run.registry import load_renderers
 from audit.results import AuditRun
-from audit.plan.budget import attach_plan
+from audit.plan.budget import attach_plan, plan_for_run
 from audit.run.runner import AdapterLoader, Runner
 from audit.config.schema import ModelSpec
 from audit.run.outdir import OutputFolder, with_current_run
@@ -43,7 +43,9 @@ def run_audit(config_path: str | Path, out_dir: str | Path, *, fresh: bool = Fal
     with it and gate on supported regressions.
 
     The store and the baseline are opened before the audit starts, so an unreachable store or an
-    unknown tag fails at once (exit code 2) with nothing written."""
+    unknown tag fails at once (exit code 2) with nothing written. A config with a `budget:` is
+    planned first unless `plan` is given (the CLI plans it already): over budget, BudgetExceeded
+    (exit 2) is raised before any model loads."""
     import audit.run.runner as runner_module
     from audit.regression.variant_report import attach_variants
     from audit.run.provenance import code_fingerprint
@@ -52,6 +54,8 @@ def run_audit(config_path: str | Path, out_dir: str | Path, *, fresh: bool = Fal
     real_models = adapter_loader is None and runner_module.default_adapter_loader is runner_module.REAL_ADAPTER_LOADER
     adapter_loader = adapter_loader or runner_module.default_adapter_loader
     loaded = load_config(config_path)
+    if plan is None and real_models and loaded.config.budget is not None:
+        plan = plan_for_run(Path(config_path))           # refuses a run over its budget (nothing loaded)
     out_dir = Path(out_dir)
     spec = loaded.config.regression
     where = default_store(store_path, loaded.config.store, loaded.directory)

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import torch
 
 from audit.models.adapters.gpu import cpu_isa, gpu_facts
+from bench.generate import ROW_ADAPTER as GEN_OURS, ROW_FLOOR as GEN_FLOOR, ROW_LOOP as GEN_LOOP
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0}
@@ -112,17 +113,12 @@ def lm_eval_task(models: dict[str, Path]) -> list[Row]:
 
 
 def generation(models: dict[str, Path]) -> list[Row]:
-    if not (Path(__file__).parent / "generate.py").is_file():
-        return [{"hot path": "generation", "compared with": 'pipeline("text-generation") per prompt',
-                 "theirs_s": None, "ours_s": None, "theirs_over_ours": None, "ours_over_floor": None,
-                 "agreement": "", "note": "pending: bench/generate.py (generation-safety suite, #18) not merged yet"}]
-    r = _run("generate", _model(models, "llama-135m"))
+    r = _run("generate", ["--n", "16", "--max-new-tokens", "12", "--repeats", "2", *_model(models, "llama-135m")])
     s = r["seconds"]
-    theirs = next(v for k, v in s.items() if "pipeline" in k)
-    ours = next(v for k, v in s.items() if k.startswith("ours"))
-    floor = next((v for k, v in s.items() if "floor" in k), None)
-    return [_row("generation", 'pipeline("text-generation") per prompt', theirs, ours, floor,
-                 str(r.get("agreement", "")))]
+    return [_row("generation", 'pipeline("text-generation") per prompt', s[GEN_LOOP], s[GEN_OURS], s[GEN_FLOOR],
+                 f"greedy texts equal {r['greedy_texts_equal_to_pipeline']}",
+                 f"{r['n']} prompts, {r['max_new_tokens']} new tokens; ours puts the model's BOS before a plain "
+                 "prompt (as its scoring does), the pipeline does not, so texts may differ")]
 
 
 BENCHES: tuple[Callable[[dict[str, Path]], list[Row]], ...] = (fill_mask, crows_pairs, explain, attack, dp,
@@ -132,11 +128,28 @@ BENCHES: tuple[Callable[[dict[str, Path]], list[Row]], ...] = (fill_mask, crows_
 def _safe(bench: Callable[[dict[str, Path]], list[Row]], models: dict[str, Path]) -> list[Row]:
     """A bench that fails gives a row saying why (the table is still written)."""
     try:
-        return bench(models)
+        return [{**row, "bench": bench.__name__} for row in bench(models)]
     except Exception as exc:  # noqa: BLE001 - one broken bench must not lose the others' rows
         return [{"hot path": bench.__name__, "compared with": "", "theirs_s": None, "ours_s": None,
                  "theirs_over_ours": None, "ours_over_floor": None, "agreement": "",
-                 "note": f"failed: {type(exc).__name__}: {str(exc)[:200]}"}]
+                 "note": f"failed: {type(exc).__name__}: {str(exc)[:200]}", "bench": bench.__name__}]
+
+
+def merged(old: dict[str, Any], new: dict[str, Any], benches: list[str]) -> dict[str, Any]:
+    """`old` with the rows of `benches` replaced by `new`'s (in place; a row of an older table without
+    a bench name matches by its hot path), and `new`'s command, date and machine kept as an update."""
+    fresh = {b: [r for r in new["rows"] if r.get("bench") == b] for b in benches}
+    paths = {r["hot path"]: r.get("bench") for r in new["rows"]}
+    rows: list[Row] = []
+    for row in old["rows"]:
+        bench = row.get("bench") or paths.get(row["hot path"])
+        if bench in fresh:
+            rows += fresh.pop(bench)          # the first old row of a bench takes all its new rows
+        elif bench not in benches:
+            rows.append(row)
+    rows += [r for left in fresh.values() for r in left]
+    update = {k: new[k] for k in ("command", "date", "machine", "seconds")} | {"benches": benches}
+    return {**old, "rows": rows, "updates": [*old.get("updates", []), update]}
 
 
 def _model(models: dict[str, Path], name: str) -> list[str]:
@@ -178,7 +191,10 @@ def markdown(result: dict[str, Any]) -> str:
              f"- machine: {m['cpu']} ({m['cpu_isa']}), {m['cpu_count']} cores, torch {m['torch']} with "
              f"{m['torch_threads']} threads, load average {m['load_average_1m']:.1f} at the start"
              + (f"; GPU {m['gpu']} (sm {m['compute_capability']})" if m.get("gpu") else "; no GPU"),
-             f"- models: {result['models']}", "",
+             f"- models: {result['models']}",
+             *[f"- updated: {u['date']} ({u['seconds']:.0f} s), rows of {', '.join(u['benches'])} re-run by "
+               f"`{u['command']}`, load average {u['machine']['load_average_1m']:.1f} at the start"
+               for u in result.get("updates", [])], "",
              "| hot path | compared with | theirs s | ours s | theirs / ours | ours / floor | agreement | note |",
              "|---|---|---:|---:|---:|---:|---|---|"]
     for r in result["rows"]:
@@ -203,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="random models of real (or, for tests, small) sizes; the default with --device cuda")
     parser.add_argument("--only", nargs="*", help="only these benches (e.g. fill_mask lm_eval_task)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--update", action="store_true",
+                        help="re-run only the --only benches and replace their rows in the table already in --out")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but no CUDA device is available", file=sys.stderr)
@@ -224,10 +242,13 @@ def main(argv: list[str] | None = None) -> int:
               "models": f"random, {size} sizes ({', '.join(models)})" if size else "default (see each bench's doc)",
               "rows": rows, "matmul": matmul_peak_fraction("cuda:0") if args.device == "cuda" else None,
               "seconds": time.perf_counter() - started}
+    stem = f"table-{args.device}" + (f"-random-{size}" if size else "")
+    if args.update and (args.out / f"{stem}.json").is_file():
+        old = json.loads((args.out / f"{stem}.json").read_text())
+        result = merged(old, result, [b.__name__ for b in chosen])
     text = markdown(result)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"table-{args.device}" + (f"-random-{size}" if size else "")
     (args.out / f"{stem}.md").write_text(text)
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
     return 0

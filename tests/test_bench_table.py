@@ -36,3 +36,49 @@ def test_cuda_mode_without_a_gpu_is_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     assert main(["--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_generation_row_reads_what_bench_generate_writes(tmp_path, tiny_llama_dir, monkeypatch):
+    """The table's generation row is built from bench/generate.py's own JSON (its row names changed
+    once and the row silently failed): ratios and the texts' agreement come through."""
+    import bench.table as table
+    from bench import generate
+
+    out = tmp_path / "g.json"
+    generate.main(["--model", str(tiny_llama_dir), "--n", "2", "--max-new-tokens", "2", "--repeats", "1",
+                   "--json", str(out)])
+    written = json.loads(out.read_text())
+    monkeypatch.setattr(table, "_run", lambda module, args: written if module == "generate" else {})
+    (row,) = table.generation({})
+    s = written["seconds"]
+    assert row["theirs_over_ours"] == s[generate.ROW_LOOP] / s[generate.ROW_ADAPTER]
+    assert row["ours_over_floor"] == s[generate.ROW_ADAPTER] / s[generate.ROW_FLOOR]
+    assert row["agreement"] == f"greedy texts equal {written['greedy_texts_equal_to_pipeline']}"
+
+
+def _table(rows: list[dict], date: str) -> dict:
+    machine = {"platform": "p", "cpu": "x86_64", "cpu_isa": "avx2", "cpu_count": 2, "torch_threads": 2,
+               "torch": "2", "load_average_1m": 1.0, "device": "cpu"}
+    return {"device": "cpu", "command": "python -m bench.table", "date": date, "machine": machine,
+            "models": "default", "rows": rows, "matmul": None, "seconds": 5.0}
+
+
+def _r(path: str, ours: float, bench: str | None = None) -> dict:
+    row = {"hot path": path, "compared with": "x", "theirs_s": 2.0, "ours_s": ours, "theirs_over_ours": 2.0 / ours,
+           "ours_over_floor": None, "agreement": "", "note": ""}
+    return row | ({"bench": bench} if bench else {})
+
+
+def test_update_replaces_only_the_rerun_benches_rows_in_place():
+    from bench.table import markdown, merged
+
+    old = _table([_r("fill-mask probes", 1.0), _r("generation", 9.0), _r("SHAP", 3.0, "explain")], "d0")
+    new = _table([_r("generation", 0.5, "generation")], "d1")
+    result = merged(old, new, ["generation"])
+    assert [(r["hot path"], r["ours_s"]) for r in result["rows"]] == [
+        ("fill-mask probes", 1.0), ("generation", 0.5), ("SHAP", 3.0)]       # a pending row, matched by path
+    assert result["date"] == "d0" and result["updates"][0]["date"] == "d1"
+    text = markdown(result)
+    assert "- updated: d1 (5 s), rows of generation re-run by `python -m bench.table`" in text
+    again = merged(result, _table([_r("generation", 0.25, "generation")], "d2"), ["generation"])
+    assert [r["ours_s"] for r in again["rows"]] == [1.0, 0.25, 3.0] and len(again["updates"]) == 2

@@ -77,6 +77,30 @@ def test_budget_refuses_with_exit_2_before_anything_runs(tmp_path, tiny_classifi
     assert "over budget" in capsys.readouterr().err
 
 
+def test_time_budget_refuses_the_run_before_any_model_loads(tmp_path, tiny_classifier_dir, tiny_causal_dir,
+                                                             capsys, monkeypatch):
+    """A run whose estimate exceeds budget.max_seconds: exit 2 with the reason from the CLI, and
+    BudgetExceeded from the Python API, with no model loaded and no results written."""
+    import audit.run.runner as runner_module
+    from audit.api import run_audit
+    from audit.plan.budget import BudgetExceeded
+
+    loads: list[str] = []
+    monkeypatch.setattr(runner_module, "load_adapter", lambda name, *a, **k: loads.append(name))
+    path = _config(tmp_path, tiny_classifier_dir, tiny_causal_dir, "budget: {max_seconds: 0.001}\n")
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "run refused, over budget" in err and "> budget.max_seconds 0.001" in err and "largest job" in err
+    with pytest.raises(BudgetExceeded, match="budget.max_seconds 0.001"):
+        run_audit(path, tmp_path / "api-out", show_progress=False)
+    assert loads == [] and not (tmp_path / "out" / "results.json").exists()
+    assert not (tmp_path / "api-out" / "results.json").exists()
+    monkeypatch.undo()                                                     # null control: a generous budget
+    generous = _config(tmp_path, tiny_classifier_dir, tiny_causal_dir, "budget: {max_seconds: 100000}\n")
+    run, _ = run_audit(generous, tmp_path / "api-ok", show_progress=False)
+    assert all(s.details["plan"]["estimate_s"] > 0 for s in run.suites)    # planned, then run
+
+
 @pytest.mark.parametrize("budget", ["budget: {max_requests: 100000, max_seconds: 100000}\n"])
 def test_generous_budget_runs_and_keeps_estimate_next_to_real_time(tmp_path, tiny_classifier_dir, tiny_causal_dir,
                                                                   capsys, budget):

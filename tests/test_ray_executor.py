@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,12 +18,12 @@ from audit.api import render
 from audit.config.executor import config_sha256
 from audit.config.schema import load_config
 from audit.results import Status
+from audit.results.equality import run_differences
 from audit.run.runner import Runner
 from tests.fakes import fake_fingerprinter, fake_loader, write
 from tests.ray_fakes import load_test_suite
 
 ROOT = Path(__file__).resolve().parent.parent
-VOLATILE = {"duration_s", "seconds", "run_id", "started_at", "finished_at", "executor"}   # timings, ids, host
 
 
 @pytest.fixture(scope="module")
@@ -36,24 +35,6 @@ def cluster():
                  runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     yield ray
     ray.shutdown()
-
-
-def comparable(data: Any) -> Any:
-    """results.json without the fields that legitimately differ between two runs of one config."""
-    if isinstance(data, dict):
-        return {k: comparable(v) for k, v in data.items() if k not in VOLATILE}
-    if isinstance(data, list):
-        return [comparable(v) for v in data]
-    return data
-
-
-def differences(a: Any, b: Any, where: str = "") -> list[str]:
-    """The paths at which two JSON values differ (an empty list when they are equal)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
-    return [] if a == b else [f"{where}: {str(a)[:80]} != {str(b)[:80]}"]
 
 
 def _tiny_config(tmp_path: Path, clf: Path, causal: Path, executor: str) -> Path:
@@ -94,11 +75,8 @@ def test_ray_results_equal_local(cluster, tmp_path, tiny_classifier_dir, tiny_ca
     assert out["ray"]["provenance"]["executor"]["kind"] == "ray"
     assert out["local"]["provenance"]["executor"] == {"kind": "local"}
     assert out["ray"]["provenance"]["config_sha256"] == out["local"]["provenance"]["config_sha256"]
-    for data in out.values():
-        data["provenance"]["config"].pop("executor", None)
-        data["provenance"].pop("config_path")
     assert [s["status"] for s in out["local"]["suites"]] == ["passed"] * 3
-    assert differences(comparable(out["ray"]), comparable(out["local"])) == []
+    assert run_differences(out["ray"], out["local"]) == []
     workers = out["ray"]["provenance"]["executor"]["workers"]
     assert workers["00-accuracy-clf"]["pid"] == workers["01-bias-clf"]["pid"]      # one actor per model
     assert workers["01-bias-clf"]["pid"] != workers["01-bias-lm"]["pid"]
@@ -168,3 +146,19 @@ def test_executor_block_is_not_hashed():
     assert config_sha256(plain + block) == config_sha256(plain) == config_sha256(block + plain)
     assert config_sha256(plain + b"executor: {kind: ray}\n") == config_sha256(plain)
     assert config_sha256(plain.replace(b"seed: 1", b"seed: 2")) != config_sha256(plain)
+
+
+def test_run_differences_ignore_only_timings_ids_and_hosts():
+    """The comparison the Ray test and bench/ray_equality.py share: a changed timing, id, executor or
+    config path is no difference; a changed metric value (the planted defect) is one."""
+    def results(value: float, seconds: float, run_id: str, executor: dict, path: str) -> dict:
+        return {"run_id": run_id, "provenance": {"config_path": path, "executor": executor, "command": f"run {path}",
+                                                  "config": {"seed": 3, "executor": executor}},
+                "suites": [{"suite": "accuracy", "duration_s": seconds,
+                            "metrics": [{"name": "acc", "value": value}]}]}
+    local = results(0.5, 1.0, "a", {"kind": "local"}, "/x/audit.yaml")
+    ray = results(0.5, 9.0, "b", {"kind": "ray", "workers": {"j": {"pid": 7}}}, "/y/audit-ray.yaml")
+    assert run_differences(local, ray) == []
+    assert local["provenance"]["config"]["executor"] == {"kind": "local"}       # the inputs are not modified
+    changed = results(0.75, 1.0, "a", {"kind": "local"}, "/x/audit.yaml")
+    assert run_differences(local, changed) == [".suites[0].metrics[0].value: 0.5 != 0.75"]

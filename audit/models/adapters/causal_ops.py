@@ -10,6 +10,7 @@ import torch
 
 from audit.models.adapters.base import CachePolicy, Capability, LoglikelihoodResult, LossRequest, TokenLogprobs
 from audit.models.adapters.head import OutputHead
+from audit.models.adapters.host import to_device, to_host
 from audit.models.adapters.batching import inference_context
 from audit.models.adapters.packing import PackedJob, packed_inputs
 from audit.models.adapters.runtime import ModelRuntime, canonical_json
@@ -28,6 +29,13 @@ class ScoreJob:
 
 
 Scored = tuple[np.ndarray, bool]   # per-token log-probs of the scored tokens, all of them greedy
+OnDevice = tuple[torch.Tensor, torch.Tensor]   # a batch's (log-probs, greedy hits) before the copy to the host
+
+
+def scored(result: tuple[np.ndarray, np.ndarray]) -> Scored:
+    """A batch's (log-probs, hits) on the host as Scored (the `all` runs here, not per batch on the device)."""
+    logprobs, hits = result
+    return logprobs, bool(hits.all())
 
 
 class CausalOps:
@@ -131,12 +139,12 @@ class CausalOps:
         out: list[Scored] = [(np.zeros(0, dtype=np.float32), True)] * len(jobs)
         in_packs = {i for idx in members for i in idx}
         rest = [i for i in range(len(jobs)) if i not in in_packs]
-        for i, scored in zip(rest, self.score([jobs[i] for i in rest], desc="loglikelihood")):
-            out[i] = scored
+        for i, result in zip(rest, self.score([jobs[i] for i in rest], desc="loglikelihood")):
+            out[i] = result
         for idx, per_choice in zip(members, self.rt.run(packed, self._packed_batch, desc="loglikelihood",
                                                         lengths=[len(p.input_ids) for p in packed])):
-            for i, scored in zip(idx, per_choice):
-                out[i] = scored
+            for i, result in zip(idx, per_choice):
+                out[i] = scored(result)
         return out
 
     def _packing_verified(self, job: PackedJob, plain: list[ScoreJob]) -> bool:
@@ -147,14 +155,14 @@ class CausalOps:
             if self.head.module is not None:
                 try:
                     with inference_context(self.rt.device, self.rt.dtype):
-                        packed = self._packed_batch([job])[0]
+                        packed = [scored(r) for r in to_host(self._packed_batch([job]))[0]]
                 except Exception:  # noqa: BLE001 - an architecture without 4D-mask support
                     return False
                 tol = PACKING_ATOL_FP32 if self.rt.dtype == torch.float32 else PACKING_ATOL_HALF
                 self.packing_ok = all(np.allclose(a[0], b[0], atol=tol) for a, b in zip(reference, packed))
         return self.packing_ok
 
-    def _packed_batch(self, jobs: list[PackedJob]) -> list[list[Scored]]:
+    def _packed_batch(self, jobs: list[PackedJob]) -> list[list[OnDevice]]:
         rt = self.rt
         ids, positions, mask = packed_inputs(jobs, rt.pad_id, rt.model.dtype)
         ids, positions, mask = ids.to(rt.device), positions.to(rt.device), mask.to(rt.device)
@@ -165,16 +173,16 @@ class CausalOps:
                 rows += [b] * len(cont)
                 cols += predictors
                 targets += cont
-        index = torch.tensor(rows, device=ids.device), torch.tensor(cols, device=ids.device)
+        index = to_device(rows, ids.device), to_device(cols, ids.device)
         logprobs = torch.log_softmax(self.head.module(hidden[index]).float(), dim=-1)
-        target = torch.tensor(targets, device=ids.device)
-        picked = logprobs.gather(1, target.unsqueeze(1)).squeeze(1).cpu().numpy()
-        hits = (logprobs.argmax(dim=-1) == target).cpu().numpy()
+        target = to_device(targets, ids.device)
+        picked = logprobs.gather(1, target.unsqueeze(1)).squeeze(1)
+        hits = logprobs.argmax(dim=-1) == target
         results, k = [], 0
         for job in jobs:
             per_choice = []
             for cont in job.continuations:
-                per_choice.append((picked[k:k + len(cont)], bool(hits[k:k + len(cont)].all())))
+                per_choice.append((picked[k:k + len(cont)], hits[k:k + len(cont)]))
                 k += len(cont)
             results.append(per_choice)
         return results
@@ -187,22 +195,21 @@ class CausalOps:
         results = self.rt.run([jobs[i] for i in live], self._score_batch, desc=desc,
                               lengths=[len(jobs[i].input_ids) for i in live], full_vocab_logits=True)
         for i, result in zip(live, results):
-            out[i] = result
+            out[i] = scored(result)
         return out
 
-    def _score_batch(self, jobs: list[ScoreJob]) -> list[Scored]:
+    def _score_batch(self, jobs: list[ScoreJob]) -> list[OnDevice]:
         """Run the base model once, then the LM head only at the positions that predict scored tokens."""
         ids, mask = self.rt.pad([job.input_ids for job in jobs])
-        rows = torch.tensor([r for r, job in enumerate(jobs) for _ in range(job.n_scored)], device=ids.device)
-        cols = torch.tensor([p for job in jobs
-                             for p in range(len(job.input_ids) - job.n_scored - 1, len(job.input_ids) - 1)],
-                            device=ids.device)
+        rows = to_device([r for r, job in enumerate(jobs) for _ in range(job.n_scored)], ids.device)
+        cols = to_device([p for job in jobs for p in range(len(job.input_ids) - job.n_scored - 1,
+                                                             len(job.input_ids) - 1)], ids.device)
         logprobs = self.head.logprobs_at(ids, mask, rows, cols)
         targets = ids[rows, cols + 1]
-        picked = logprobs.gather(1, targets.unsqueeze(1)).squeeze(1).cpu().numpy()
-        hits = (logprobs.argmax(dim=-1) == targets).cpu().numpy()
+        picked = logprobs.gather(1, targets.unsqueeze(1)).squeeze(1)
+        hits = logprobs.argmax(dim=-1) == targets
         results, k = [], 0
         for job in jobs:
-            results.append((picked[k:k + job.n_scored], bool(hits[k:k + job.n_scored].all())))
+            results.append((picked[k:k + job.n_scored], hits[k:k + job.n_scored]))
             k += job.n_scored
         return results

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from audit.models.adapters.base import CachePolicy, Capability, IdsInput, LossRequest
+from audit.models.adapters.host import to_device
 from audit.models.adapters.runtime import ModelRuntime, canonical_json, stack_rows
 from audit.errors import DataError
 
@@ -79,31 +80,31 @@ class ClassifierOps:
     def _logits_fp32_uncached(self, texts: list[str]) -> list[np.ndarray]:
         return self.rt.run(self.rt.tokenize(texts), self._logits_batch, desc="losses", float32=True)
 
-    def _logits_batch(self, seqs: list[list[int]]) -> list[np.ndarray]:
+    def _logits_batch(self, seqs: list[list[int]]) -> list[torch.Tensor]:
         ids, mask = self.rt.pad(seqs)
         logits = self.rt.forward(self.rt.model, input_ids=ids, attention_mask=mask).logits
-        return list(logits.float().cpu().numpy())
+        return list(logits.float())          # device rows: the runtime copies them after the last batch
 
     def _ids_uncached(self, inputs: list[IdsInput]) -> list[np.ndarray]:
         return self.rt.run(inputs, self._ids_batch, desc="classify_ids", lengths=[len(i.input_ids) for i in inputs])
 
-    def _ids_batch(self, inputs: list[IdsInput]) -> list[np.ndarray]:
+    def _ids_batch(self, inputs: list[IdsInput]) -> list[torch.Tensor]:
         ids, mask = self.rt.pad([i.input_ids for i in inputs])
         for row, item in enumerate(inputs):
             if item.attention_mask is not None:
-                mask[row, :len(item.attention_mask)] = torch.tensor(item.attention_mask, device=mask.device)
+                mask[row, :len(item.attention_mask)] = to_device(item.attention_mask, mask.device)
         logits = self.rt.forward(self.rt.model, input_ids=ids, attention_mask=mask).logits
-        return list(logits.float().cpu().numpy())
+        return list(logits.float())          # device rows: the runtime copies them after the last batch
 
     def _embed_uncached(self, texts: list[str]) -> list[np.ndarray]:
         return self.rt.run(self.rt.tokenize(texts), self._embed_batch, desc="embed")
 
-    def _embed_batch(self, seqs: list[list[int]]) -> list[np.ndarray]:
+    def _embed_batch(self, seqs: list[list[int]]) -> list[torch.Tensor]:
         ids, mask = self.rt.pad(seqs)
         hidden = self.rt.forward(self.rt.model.base_model, input_ids=ids, attention_mask=mask)[0].float()
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-        return list(pooled.cpu().numpy())
+        return list(pooled)
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:

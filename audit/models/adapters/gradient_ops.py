@@ -25,6 +25,7 @@ from audit.models.adapters.base import Attribution, GradientRequest, ModelKind
 from audit.models.adapters.batching import inference_context
 from audit.models.adapters.causal_ops import CausalOps
 from audit.models.adapters.head import OutputHead
+from audit.models.adapters.host import to_device
 from audit.models.adapters.runtime import ModelRuntime
 from audit.errors import DataError
 
@@ -82,6 +83,7 @@ class GradientOps:
         outputs = [0.0] * len(examples)
         baselines = [0.0] * len(examples)
         for row, (value, contribution) in zip(rows, results):
+            value, contribution = float(value), contribution.astype(np.float64)      # host arrays by now
             scores[row.example] += row.weight * contribution
             if row.weight == 0.0:
                 (outputs if row.alpha == 1.0 else baselines)[row.example] = value
@@ -161,38 +163,38 @@ class GradientOps:
         return [(int(a), int(b)) for a, b in spans] + [(0, 0)] * (len(ids) - n_prompt)
 
     # ---------------------------------------------------------------- one batch of rows
-    def _batch(self, rows: list[_Row], examples: list[_Example]) -> list[tuple[float, np.ndarray]]:
+    def _batch(self, rows: list[_Row], examples: list[_Example]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(output, per-token contribution) per row as device tensors (copied after the last batch)."""
         rt = self.rt
         exs = [examples[r.example] for r in rows]
         ids, mask = rt.pad([ex.input_ids for ex in exs])
         embedding = rt.model.get_input_embeddings()
         with torch.no_grad():
             x = embedding(ids).float()
-            base = x.clone()
-            moving = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
-            for b, ex in enumerate(exs):
-                moving[b, :len(ex.interpolated)] = torch.tensor(ex.interpolated, device=ids.device)
-                base[b][moving[b]] = self._baseline_vector(embedding, ex.baseline, x.shape[-1], x.device)
-        alpha = torch.tensor([r.alpha for r in rows], device=ids.device, dtype=x.dtype)[:, None, None]
+            width = ids.shape[1]
+            moving = to_device([list(ex.interpolated) + [False] * (width - len(ex.interpolated)) for ex in exs],
+                               ids.device, torch.bool)
+            vectors = torch.stack([self._baseline_vector(embedding, ex.baseline, x.shape[-1], x.device) for ex in exs])
+            base = torch.where(moving[..., None], vectors[:, None, :], x)    # the baseline where tokens move
+        alpha = to_device([r.alpha for r in rows], ids.device, x.dtype)[:, None, None]
         path = (base + alpha * (x - base)).to(rt.model.dtype).detach().requires_grad_(True)
         values = self._outputs(path, mask, exs)
         grads = torch.autograd.grad(values.sum(), path)[0].float()
         contribution = (grads * (x - base)).sum(dim=-1) * moving
-        out = values.detach().float().cpu().numpy()
-        contribution = contribution.detach().cpu().numpy().astype(np.float64)
-        return [(float(out[b]), contribution[b, :len(ex.input_ids)]) for b, ex in enumerate(exs)]
+        out, contribution = values.detach().float(), contribution.detach()
+        return [(out[b], contribution[b, :len(ex.input_ids)]) for b, ex in enumerate(exs)]
 
     def _baseline_vector(self, embedding: torch.nn.Module, kind: str, width: int, device: torch.device) -> torch.Tensor:
         if kind == "zero":
             return torch.zeros(width, device=device)
         token = self.rt.pad_id if kind == "pad" else int(self.rt.tokenizer.mask_token_id)
-        return embedding(torch.tensor([token], device=device))[0].float()
+        return embedding(to_device([token], device))[0].float()
 
     def _outputs(self, path: torch.Tensor, mask: torch.Tensor, exs: list[_Example]) -> torch.Tensor:
         rt = self.rt
         if rt.kind != ModelKind.CAUSAL_LM:
             logits = rt.forward(rt.model, inputs_embeds=path, attention_mask=mask).logits.float()
-            targets = torch.tensor([ex.target for ex in exs], device=path.device)
+            targets = to_device([ex.target for ex in exs], path.device)
             return torch.softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
         rows, cols, targets = [], [], []
         for b, ex in enumerate(exs):
@@ -201,15 +203,15 @@ class GradientOps:
                 rows.append(b)
                 cols.append(p)
                 targets.append(ex.input_ids[p + 1])
-        index_r = torch.tensor(rows, device=path.device)
-        index_c = torch.tensor(cols, device=path.device)
+        index_r = to_device(rows, path.device)
+        index_c = to_device(cols, path.device)
         logits = self.head.logits_from_embeddings(path, mask, index_r, index_c).float()
         logp = torch.log_softmax(logits, dim=-1)
-        picked = logp.gather(1, torch.tensor(targets, device=path.device)[:, None])
+        picked = logp.gather(1, to_device(targets, path.device)[:, None])
         contrast = [r for r, b in enumerate(rows) if exs[b].contrast_ids]
         if contrast:   # one scored position per contrast example: normalise over its choices
-            ids = torch.tensor([exs[rows[r]].contrast_ids for r in contrast], device=path.device)
-            at = torch.tensor(contrast, device=path.device)
+            ids = to_device([exs[rows[r]].contrast_ids for r in contrast], path.device)
+            at = to_device(contrast, path.device)
             norm = torch.logsumexp(logp[at].gather(1, ids), dim=-1)
             picked = picked.index_add(0, at, -norm[:, None])
         return torch.zeros(len(exs), device=path.device, dtype=picked.dtype).index_add(0, index_r, picked[:, 0])

@@ -10,6 +10,7 @@ import torch
 
 from audit.models.adapters.base import CachePolicy, Capability, Fill, MaskedQuery
 from audit.models.adapters.head import OutputHead
+from audit.models.adapters.host import to_device
 from audit.models.adapters.runtime import ModelRuntime, canonical_json
 from audit.errors import DataError
 
@@ -89,21 +90,27 @@ class MaskedOps:
         return seq
 
     def _batch(self, jobs: list[MlmJob]) -> list[list[Any]]:
+        """Device tensors per job and position (the runtime copies them to the host after the last batch):
+        the targets' log-probs, gathered for the whole batch at once, or the top-k ids and probabilities."""
         ids, mask = self.rt.pad([job.input_ids for job in jobs])
-        rows = torch.tensor([r for r, job in enumerate(jobs) for _ in job.positions], device=ids.device)
-        cols = torch.tensor([p for job in jobs for p in job.positions], device=ids.device)
+        rows = to_device([r for r, job in enumerate(jobs) for _ in job.positions], ids.device)
+        cols = to_device([p for job in jobs for p in job.positions], ids.device)
         logprobs = self.head.logprobs_at(ids, mask, rows, cols)
-        results, k = [], 0
+        per_row = [job.targets[n] if job.targets is not None else None
+                   for job in jobs for n in range(len(job.positions))]      # one logprobs row per position
+        wanted = [(k, t) for k, targets in enumerate(per_row) if targets is not None for t in targets]
+        picked = logprobs[to_device([k for k, _ in wanted], ids.device),      # every target's log-prob in
+                          to_device([t for _, t in wanted], ids.device)]      # one gather (exact)
+        results, k, start = [], 0, 0
         for job in jobs:
-            per_pos = []
+            per_pos: list[Any] = []
             for n in range(len(job.positions)):
-                row = logprobs[k]
-                k += 1
                 if job.targets is not None:
-                    targets = torch.tensor(job.targets[n], dtype=torch.long, device=row.device)
-                    per_pos.append(row[targets].cpu().numpy())
+                    per_pos.append(picked[start:start + len(job.targets[n])])
+                    start += len(job.targets[n])
                 else:
-                    top = torch.topk(row, job.top_k)
-                    per_pos.append((top.indices.cpu().numpy(), top.values.exp().cpu().numpy()))
+                    top = torch.topk(logprobs[k], job.top_k)
+                    per_pos.append((top.indices, top.values.exp()))
+                k += 1
             results.append(per_pos)
         return results

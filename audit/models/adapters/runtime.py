@@ -20,6 +20,7 @@ from audit.models.adapters.base import CachePolicy, Capability, Encoding, ModelK
 from audit.models.adapters.batching import (BatchPolicy, OomCap, autocast_dtype, default_token_budget, inference_context,
                                      pad_batch, run_batched)
 from audit.models.adapters.cache import CacheScope, ResultCache, cache_key
+from audit.models.adapters.host import to_host
 from audit.versions import package_version
 from audit.models.adapters.gpu import (GPU_MAX_PADDING_WASTE, activation_bytes_per_token, hardware_scope,
                                        memory_token_budget)
@@ -177,7 +178,9 @@ class ModelRuntime:
             lengths: Sequence[int] | None = None, full_vocab_logits: bool = False, grad: bool = False,
             rows_per_item: int = 1, float32: bool = False) -> list[Any]:
         """Length-sorted batches under inference_mode (or with gradients on, for `grad=True`);
-        `float32` turns autocast off whatever the compute dtype (numbers that need full precision)."""
+        `float32` turns autocast off whatever the compute dtype (numbers that need full precision).
+        `compute` may return device tensors: they reach the host after the last batch, in one copy
+        (audit.models.adapters.host), so the loop never waits for the device."""
         lengths = [len(x) for x in items] if lengths is None else lengths
         context = gradient_context if grad else inference_context
 
@@ -185,12 +188,12 @@ class ModelRuntime:
             with context(self.device, torch.float32 if float32 else self.dtype):
                 return compute(batch)
 
-        return run_batched(items, lengths, guarded, self.policy(full_vocab_logits, rows_per_item), desc=desc,
-                           cap=self.oom_cap)
+        return to_host(run_batched(items, lengths, guarded, self.policy(full_vocab_logits, rows_per_item),
+                                   desc=desc, cap=self.oom_cap))
 
     def pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         ids, mask = pad_batch(seqs, self.pad_id)
-        return ids.to(self.device), mask.to(self.device)
+        return ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
 
     def forward(self, module: torch.nn.Module, **inputs: Any) -> Any:
         """Every forward pass goes through here (counted, so tests can prove a cache hit ran none)."""

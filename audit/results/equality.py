@@ -1,0 +1,52 @@
+"""Two results.json files of one config compared apart from what legitimately differs between runs.
+
+Where a run executes (local or Ray) changes no number: the same config and starting cache must give
+the same results, except timings, ids and host fields. The Ray executor's test and
+bench/ray_equality.py compare runs with these functions, so both ignore exactly the same fields.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# keys dropped at any depth: timings, run ids and the executor block (hosts, pids, actor settings)
+VOLATILE = frozenset({"duration_s", "seconds", "run_id", "started_at", "finished_at", "executor"})
+# provenance keys naming where one run's files are: its config copy, its command line (config and
+# --out paths) and its history store; two runs compared side by side differ there by construction
+RUN_LOCATION_KEYS = ("config_path", "command", "store")
+
+
+def comparable(data: Any) -> Any:
+    """A JSON value without the VOLATILE keys, at every depth."""
+    if isinstance(data, dict):
+        return {k: comparable(v) for k, v in data.items() if k not in VOLATILE}
+    if isinstance(data, list):
+        return [comparable(v) for v in data]
+    return data
+
+
+def differences(a: Any, b: Any, where: str = "") -> list[str]:
+    """The paths at which two JSON values differ (an empty list when they are equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [f"{where}: {str(a)[:80]} != {str(b)[:80]}"]
+
+
+def run_view(results: dict[str, Any]) -> dict[str, Any]:
+    """A results.json dict as compared across executors: the config's own executor block and the
+    RUN_LOCATION_KEYS removed from the provenance, then the VOLATILE keys everywhere."""
+    data = copy.deepcopy(results)
+    provenance = data.get("provenance") or {}
+    if isinstance(provenance.get("config"), dict):
+        provenance["config"].pop("executor", None)
+    for key in RUN_LOCATION_KEYS:
+        provenance.pop(key, None)
+    return comparable(data)
+
+
+def run_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Where two results.json dicts of one config differ, ignoring timings, ids, hosts and the executor."""
+    return differences(run_view(a), run_view(b))
