@@ -11,7 +11,10 @@ import copy
 from typing import Any
 
 # keys dropped at any depth: timings, run ids and the executor block (hosts, pids, actor settings)
-VOLATILE = frozenset({"duration_s", "seconds", "run_id", "started_at", "finished_at", "executor"})
+VOLATILE = frozenset({"duration_s", "seconds", "run_id", "started_at", "finished_at", "executor",
+                      "built_at", "seconds_per_step", "seconds_total", "seconds_train", "seconds_per_probe",
+                      "cpu_seconds", "measured_seconds", "estimated_seconds", "seconds_per_input"})
+TIME_UNIT = "s"          # a metric in seconds is a cost measured on the machine, not a result
 # provenance keys naming where one run's files are: its config copy, its command line (config and
 # --out paths) and its history store; two runs compared side by side differ there by construction
 RUN_LOCATION_KEYS = ("config_path", "command", "store")
@@ -44,7 +47,23 @@ def run_view(results: dict[str, Any]) -> dict[str, Any]:
         provenance["config"].pop("executor", None)
     for key in RUN_LOCATION_KEYS:
         provenance.pop(key, None)
+    for suite in data.get("suites") or []:
+        _drop_timings(suite)
     return comparable(data)
+
+
+def _drop_timings(suite: dict[str, Any]) -> None:
+    """Values of metrics measured in seconds, and table cells under a column in seconds."""
+    for metric in suite.get("metrics") or []:
+        if metric.get("unit") == TIME_UNIT:
+            for key in ("value", "ci_low", "ci_high"):
+                metric.pop(key, None)
+    for view in suite.get("views") or []:
+        timed = [i for i, c in enumerate(view.get("columns") or []) if "seconds" in str(c)]
+        for row in view.get("rows") or []:
+            for i in timed:
+                if isinstance(row, list) and i < len(row):
+                    row[i] = None
 
 
 def run_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
