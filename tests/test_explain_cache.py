@@ -109,3 +109,16 @@ def test_disabled_cache_stores_nothing(tiny_classifier_dir, tmp_path):
     _run(adapter, tmp_path, config)
     _, warm = _run(adapter, tmp_path, config)
     assert warm < cold
+
+
+def test_causal_lm_warm_rerun_same_results(tiny_causal_dir, tmp_path):
+    cache = tmp_path / "cache"
+    config = {"examples": {"task": "rt_polarity_mc", "n": 2}, "shap": {"max_evals": 30},
+              "methods": ["occlusion", "shap", "integrated_gradients"], "integrated_gradients": {"steps": 4},
+              "stability": {"n": 2}, "precision": {"n": 2}}
+    load = lambda: load_adapter("lm", ModelSpec(path=str(tiny_causal_dir), device="cpu"),  # noqa: E731
+                                prepared_dir=tmp_path, cache_dir=cache)
+    cold, cold_queries = _run(load(), tmp_path, config)
+    warm, warm_queries = _run(load(), tmp_path, config)
+    assert cold_queries > 100 and warm_queries <= 4, (cold_queries, warm_queries)   # 2 examples x 2 choices
+    assert _strip(warm) == _strip(cold), _diff(_strip(warm), _strip(cold))[:10]
