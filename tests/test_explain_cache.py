@@ -8,13 +8,16 @@ import json
 from pathlib import Path
 
 from audit.config.schema import ModelSpec
+from audit.models.adapters.base import CachePolicy
 from audit.data.resolver import DataResolver
 from audit.models.adapters.cache import ResultCache
 from audit.models.resolve import load_adapter
 from audit.run.suite import Context
 from suites.explainability.assemble import SECONDS
 from suites.explainability.config import ExplainabilityConfig
+from suites.explainability.result_store import AttributionStore
 from suites.explainability.suite import ExplainabilitySuite
+from tests.explain_fakes import BowAdapter
 from tests.test_explain_suite import _csv
 
 # Wall-clock fields: the only ones a warm run may change.
@@ -122,3 +125,13 @@ def test_causal_lm_warm_rerun_same_results(tiny_causal_dir, tmp_path):
     warm, warm_queries = _run(load(), tmp_path, config)
     assert cold_queries > 100 and warm_queries <= 4, (cold_queries, warm_queries)   # 2 examples x 2 choices
     assert _strip(warm) == _strip(cold), _diff(_strip(warm), _strip(cold))[:10]
+
+
+def test_store_only_where_a_result_cache_is_on(tiny_classifier_dir, tmp_path):
+    adapter = _adapter(tiny_classifier_dir, tmp_path, tmp_path / "cache")
+    store = AttributionStore.for_adapter(adapter)
+    assert store is not None and store.scope == adapter.cache_scope
+    assert AttributionStore.for_adapter(adapter, CachePolicy.OFF) is None
+    adapter.set_cache(ResultCache.off())
+    assert AttributionStore.for_adapter(adapter) is None
+    assert AttributionStore.for_adapter(BowAdapter({"good": 0.1})) is None      # no result cache: computed
