@@ -1,4 +1,5 @@
-"""Run the configured attribution methods over a set of subjects, timing each method."""
+"""Run the configured attribution methods over a set of subjects, timing each method; explanations made
+before (same model, settings, subject and code) come from the attribution cache."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import numpy as np
 
 from audit.models.adapters.base import AttentionResult, ModelAdapter
 from suites.explainability.attention import attention_scores
+from suites.explainability.attribution_cache import run_cached
 from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, LIME, OCCLUSION, SHAP,
                                           ExplainabilityConfig)
 from suites.explainability.integrated_gradients import integrated_gradients
 from suites.explainability.lime_method import lime_scores
 from suites.explainability.occlusion import occlusion_scores
+from suites.explainability.result_store import AttributionStore
 from suites.explainability.scoring import Scorer
 from suites.explainability.shap_method import shap_scores
 
@@ -59,26 +62,35 @@ def run_methods(methods: Sequence[str], indices: Sequence[int], *, adapter: Mode
     """Explain every subject in `indices` with every method in `methods` (in RUN_ORDER)."""
     if not indices:
         return
+    store = AttributionStore.for_adapter(adapter)
     for method in [m for m in RUN_ORDER if m in methods]:
         if method in SEEDED:
             runs.seeds.setdefault(method, {}).update({i: seed_for(method, i) for i in indices})
         started = time.perf_counter()
+        cached = dict(store=store, scorer=scorer, cfg=cfg, seed_for=lambda i, m=method: seed_for(m, i))
+        replayed = 0.0
         if method == OCCLUSION:
-            scores = occlusion_scores(scorer, indices, OCCLUSION, cfg.masking)
+            scores, replayed = run_cached(method=OCCLUSION, indices=indices, **cached,
+                                compute=lambda idx: occlusion_scores(scorer, idx, OCCLUSION, cfg.masking))
         elif method == SHAP:
-            scores = shap_scores(scorer, indices, SHAP, max_evals=cfg.shap.max_evals,
-                                 batch_size=cfg.shap.batch_size, masking=cfg.masking,
-                                 seed_for=lambda i: seed_for(SHAP, i), max_evals_cap=cfg.shap.max_evals_cap,
-                                 exact_max_units=cfg.shap.exact_max_units, info=runs.shap_info)
+            scores, replayed = run_cached(method=SHAP, indices=indices, **cached, compute=lambda idx: shap_scores(
+                scorer, idx, SHAP, max_evals=cfg.shap.max_evals, batch_size=cfg.shap.batch_size, masking=cfg.masking,
+                seed_for=lambda i: seed_for(SHAP, i), max_evals_cap=cfg.shap.max_evals_cap,
+                exact_max_units=cfg.shap.exact_max_units, info=runs.shap_info),
+                save=runs.shap_info.get, restore=runs.shap_info.__setitem__)
         elif method == LIME:
-            scores = lime_scores(scorer, indices, LIME, num_samples=cfg.lime.num_samples,
-                                 kernel_width=cfg.lime.kernel_width, masking=cfg.masking,
-                                 seed_for=lambda i: seed_for(LIME, i))
+            scores, replayed = run_cached(method=LIME, indices=indices, **cached, compute=lambda idx: lime_scores(
+                scorer, idx, LIME, num_samples=cfg.lime.num_samples, kernel_width=cfg.lime.kernel_width,
+                masking=cfg.masking, seed_for=lambda i: seed_for(LIME, i)))
         elif method == INTEGRATED_GRADIENTS:
-            scores = _integrated_gradients(adapter, scorer, indices, cfg, runs)
+            scores, replayed = run_cached(method=INTEGRATED_GRADIENTS, indices=indices, **cached,
+                                compute=lambda idx: _integrated_gradients(adapter, scorer, idx, cfg, runs),
+                                save=lambda i: vars(runs.ig[i]),
+                                restore=lambda i, d: runs.ig.__setitem__(i, IgDetail(**d)))
+            _ig_exclusion(runs, indices, cfg)
         else:
             scores = _attention(adapter, scorer, indices, runs)
-        runs.add(method, indices, scores, time.perf_counter() - started)
+        runs.add(method, indices, scores, time.perf_counter() - started + replayed)
 
 
 def converged(detail: IgDetail, target_gap: float, floor: float = 1e-4) -> bool:
@@ -89,7 +101,7 @@ def converged(detail: IgDetail, target_gap: float, floor: float = 1e-4) -> bool:
 def _integrated_gradients(adapter: ModelAdapter, scorer: Scorer, indices: Sequence[int],
                           cfg: ExplainabilityConfig, runs: MethodRuns) -> list[np.ndarray]:
     """IG with adaptive steps: subjects whose completeness gap is above the target are redone with twice
-    the steps, up to `max_steps`; a subject still above it marks IG excluded from the verdicts."""
+    the steps, up to `max_steps` (a subject still above it then marks IG excluded: `_ig_exclusion`)."""
     ig = cfg.integrated_gradients
     scores: dict[int, np.ndarray] = {}
     pending, steps = list(indices), ig.steps
@@ -108,13 +120,20 @@ def _integrated_gradients(adapter: ModelAdapter, scorer: Scorer, indices: Sequen
         if not still or steps * 2 > ig.max_steps:
             break
         pending, steps = still, steps * 2
+    return [scores[i] for i in indices]
+
+
+def _ig_exclusion(runs: MethodRuns, indices: Sequence[int], cfg: ExplainabilityConfig) -> None:
+    """Mark IG excluded when a subject's completeness gap stayed above the target (after the most steps
+    the adaptive passes reached: the last pass's steps, computed or replayed)."""
+    ig = cfg.integrated_gradients
     failed = [i for i in indices if not runs.ig[i].converged]
     if failed:
+        steps = max(runs.ig[i].steps for i in indices)
         worst = max(runs.ig[i].relative_gap for i in failed)
         runs.excluded[INTEGRATED_GRADIENTS] = (
             f"completeness gap above {ig.target_gap:.0%} of f(x) − f(baseline) on {len(failed)} of {len(indices)} "
             f"inputs after {steps} steps (worst {worst:.0%}): the path integral is not converged")
-    return [scores[i] for i in indices]
 
 
 def ig_contrast(scorer: Scorer, indices: Sequence[int]) -> list[tuple[str, ...]]:

@@ -5,6 +5,10 @@ explanation, across examples and across methods (SHAP's empty and full coalition
 leave-one-out inputs that faithfulness asks for again, ...) are looked up, and only the new ones
 go to the adapter, in one batched call (whose result cache, in MEMORY mode, does the rest).
 Requests and model evaluations are counted per (method, subject): the cost table of the report.
+
+Calls of the `persisted` methods (the evaluation's own masked inputs) are kept whole in the model's
+result store: a rerun with the same explanations gets the same values and replays the costs the
+computing run counted, so its report is the same.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Hashable, Sequence
+from typing import Collection, Hashable, Sequence
 
 import numpy as np
 
 from suites.explainability.objective import Objective
+from suites.explainability.result_store import AttributionStore, subject_digest
 from suites.explainability.subjects import Subject
 from suites.explainability.tokens import Masking
 
@@ -27,10 +32,17 @@ class Cost:
     evaluations: int = 0     # distinct inputs the model computed for it (the first asker pays)
 
 
+STAGE_KIND = "explain.stage"   # the store's kind of a persisted call
+
+
 class Scorer:
-    def __init__(self, objective: Objective, subjects: Sequence[Subject]) -> None:
+    def __init__(self, objective: Objective, subjects: Sequence[Subject], store: AttributionStore | None = None,
+                 persisted: Collection[str] = ()) -> None:
         self.objective = objective
         self.subjects = list(subjects)
+        self.store = store
+        self.persisted = frozenset(persisted)
+        self._digests: dict[int, str] = {}
         self._memo: dict[Hashable, object] = {}
         self.costs: dict[tuple[str, str], Cost] = defaultdict(Cost)
         self.adapter_calls = 0
@@ -47,9 +59,47 @@ class Scorer:
         """Remember a result computed elsewhere (e.g. the unmasked inputs scored to pick targets)."""
         self._memo.setdefault(key, raw)
 
+    def digest(self, i: int) -> str:
+        if i not in self._digests:
+            self._digests[i] = subject_digest(self.subjects[i])
+        return self._digests[i]
+
     def values(self, method: str, items: Sequence[tuple[int, np.ndarray]],
                masking: Masking = Masking.REMOVE) -> np.ndarray:
         """f(subject with the features where keep is False hidden), one value per item."""
+        if self.store is None or method not in self.persisted or not items:
+            return self._values(method, items, masking)
+        order = list(dict.fromkeys(i for i, _ in items))
+        key = self.store.key(STAGE_KIND, {
+            "stage": method, "masking": masking.value, "unit": self.objective.unit,
+            "items": [[self.digest(i), np.packbits(np.asarray(keep, dtype=bool)).tobytes().hex(), len(keep)]
+                      for i, keep in items]})
+        entry = self.store.get_many([key]).get(key)
+        if entry is not None:
+            for i, (requests, evaluations) in zip(order, entry["costs"]):
+                self.charge(method, self.subjects[i].id, requests, evaluations)
+            self.replay(entry["calls"], entry["inputs"], entry["seconds"])
+            return np.asarray(entry["values"], dtype=np.float64)
+        before = [self.cost_of(method, i) for i in order]
+        counters = (self.adapter_calls, self.model_inputs, self.model_seconds)
+        out = self._values(method, items, masking)
+        costs = [[a - b for a, b in zip(self.cost_of(method, i), was)] for i, was in zip(order, before)]
+        self.store.put_many({key: {"values": out, "costs": costs, "calls": self.adapter_calls - counters[0],
+                                   "inputs": self.model_inputs - counters[1],
+                                   "seconds": self.model_seconds - counters[2]}})
+        return out
+
+    def cost_of(self, method: str, i: int) -> tuple[int, int]:
+        cost = self.costs.get((method, self.subjects[i].id))
+        return (cost.requests, cost.evaluations) if cost is not None else (0, 0)
+
+    def replay(self, calls: int, inputs: int, seconds: float) -> None:
+        """Counters of model work done by the run that stored a result (the planner's unit cost)."""
+        self.adapter_calls += calls
+        self.model_inputs += inputs
+        self.model_seconds += seconds
+
+    def _values(self, method: str, items: Sequence[tuple[int, np.ndarray]], masking: Masking) -> np.ndarray:
         keys = [self.objective.key(self.subjects[i], np.asarray(keep, dtype=bool), masking) for i, keep in items]
         fresh: dict[Hashable, int] = {}
         for (i, _), key in zip(items, keys):

@@ -24,7 +24,9 @@ from suites.explainability.chance import permuted_rankings
 from suites.explainability.planning import plan, plan_finding
 from suites.explainability.randomisation import ground_truth_subset
 from suites.explainability.checks import run_checks
-from suites.explainability.trust_scores import Evaluation, agreements, faithfulness_scores, loo_correlations, stabilities
+from suites.explainability.result_store import AttributionStore
+from suites.explainability.trust_scores import (EVALUATION, Evaluation, agreements, faithfulness_scores,
+                                                loo_correlations, stabilities)
 from suites.explainability.examples import load_examples
 from suites.explainability.methods import RUN_ORDER, MethodRuns, run_methods
 from suites.explainability.assemble import COMPREHENSIVENESS, SUFFICIENCY
@@ -110,7 +112,7 @@ class ExplainabilitySuite(Suite):
         seed = cfg.examples.seed if cfg.examples.seed is not None else ctx.sub_seed(SUITE, "examples")
         raws = load_examples(ctx.data, cfg.examples, seed)
         objective = objective_for(adapter)
-        scorer = Scorer(objective, [])
+        scorer = Scorer(objective, [], store=AttributionStore.for_adapter(adapter), persisted={EVALUATION})
         subjects, predicted = select_subjects(adapter, scorer, raws, cfg, seed)
         originals = scorer.add_subjects(subjects)
 

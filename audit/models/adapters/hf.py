@@ -96,6 +96,12 @@ class HFAdapter:
     def cache_scope(self) -> str:
         return self.rt.scope.text
 
+    @property
+    def result_cache(self) -> ResultCache:
+        """The result cache (memory LRU + disk or shared backend): suites keep results they derive from
+        this model's outputs (e.g. attributions) in it, under this adapter's `cache_scope`."""
+        return self.rt.cache
+
     def set_cache(self, cache: ResultCache) -> None:
         """Swap the result cache (e.g. ResultCache.off() for timing runs)."""
         self.rt.cache = cache
