@@ -19,6 +19,7 @@ from audit.run.suite import Context
 from suites.explainability import assemble as M
 from suites.explainability.config import METHODS, ExplainabilityConfig
 from suites.explainability.suite import ExplainabilitySuite
+from suites.explainability.planning import BUDGET_DETAIL
 from tests.explain_fakes import BowAdapter
 
 WEIGHTS = {"brilliant": 0.15, "moving": 0.1, "superb": 0.12, "dull": -0.2, "tedious": -0.15, "awful": -0.18}
@@ -71,7 +72,7 @@ def test_bag_of_words_model_all_methods_metrics_views(tmp_path):
     assert result.metric("explain.seed_stability", {"method": "shap"}).value == pytest.approx(1.0)
     assert result.metric("explain.seed_stability", {"method": "lime"}).value < 1.0
     assert result.details["settings"]["shap"]["special_tokens_in_clustering"] is False
-    assert result.details["plan"]["total_inputs"] > 0 and result.details["checks"]["randomisation"]["skipped"]
+    assert result.details[BUDGET_DETAIL]["total_inputs"] > 0 and result.details["checks"]["randomisation"]["skipped"]
     gains = {f.evidence["method"]: f.evidence["gain"] for f in chance}
     assert all(gains[m] > 0 for m in ("shap", "lime", "integrated_gradients", "occlusion"))
     # per-token attributions are kept; SHAP recovers the true weights of the explained label

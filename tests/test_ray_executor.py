@@ -162,3 +162,20 @@ def test_run_differences_ignore_only_timings_ids_and_hosts():
     assert local["provenance"]["config"]["executor"] == {"kind": "local"}       # the inputs are not modified
     changed = results(0.75, 1.0, "a", {"kind": "local"}, "/x/audit.yaml")
     assert run_differences(local, changed) == [".suites[0].metrics[0].value: 0.5 != 0.75"]
+
+
+def test_a_job_that_raised_on_its_worker_is_named_by_its_cause():
+    """A RayTaskError carries the remote exception as `cause`: its last line names what went wrong
+    (it used to be cut at 300 characters of the remote traceback, before the message)."""
+    from audit.run.executors.ray_executor import failure_message
+
+    class TaskError(Exception):
+        def __init__(self, cause: BaseException) -> None:
+            super().__init__("ray::ModelWorker.run() ...\n" + "  File ...\n" * 40)
+            self.cause = cause
+
+    cause = ImportError("Traceback (most recent call last):\n  File x\ncannot import name 'check_part_names'")
+    assert failure_message(TaskError(cause)) == ("the job raised ImportError on its Ray worker: cannot import "
+                                                 "name 'check_part_names'")
+    died = failure_message(RuntimeError("worker\nexited unexpectedly"))
+    assert died == "the Ray worker running this job died: RuntimeError: exited unexpectedly"

@@ -115,7 +115,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         line = f"{suite.suite:>10} / {suite.model:<20} {suite.status.value:<7} {suite.duration_s:8.1f}s"
         planned = suite.details.get(PLAN_DETAIL)
         if isinstance(planned, dict) and isinstance(planned.get("estimate_s"), (int, float)):
-            line += f" (plan {planned['estimate_s']:.1f}s)"   # a suite may keep its own "plan" detail
+            line += f" (plan {planned['estimate_s']:.1f}s)"
         print(line + (f"  {suite.error}" if suite.error else ""))
     for finding in run.all_findings():
         if finding.gate and finding.severity.value != "info":

@@ -12,6 +12,8 @@ from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, LIME,
                                           ExplainabilityConfig)
 from suites.explainability.shap_method import partition_budget
 
+BUDGET_DETAIL = "input_budget"   # SuiteResult.details key: planned inputs per method vs measured seconds
+
 BACKWARD_FACTOR = 3.0   # an IG row (forward + backward, float32) costs about three forward passes
 
 

@@ -21,7 +21,7 @@ from audit.run.suite import Context, Suite
 from suites.explainability.config import (ATTENTION, INTEGRATED_GRADIENTS, METHODS, OCCLUSION, RANDOM,
                                           ExplainabilityConfig)
 from suites.explainability.chance import permuted_rankings
-from suites.explainability.planning import plan, plan_finding
+from suites.explainability.planning import BUDGET_DETAIL, plan, plan_finding
 from suites.explainability.randomisation import ground_truth_subset
 from suites.explainability.checks import run_checks
 from suites.explainability.result_store import AttributionStore
@@ -152,7 +152,7 @@ class ExplainabilitySuite(Suite):
                        precision_lists=[tokens[i] for i in ground_truth_subset(scorer, originals, cfg.precision.n)])
         detail, findings = plan_finding(planned, scorer.seconds_per_input, cfg.time_budget_s, len(originals))
         result.findings += findings
-        result.details["plan"] = {**detail, "measured_seconds": {"methods": round(sum(runs.seconds.values()), 2),
+        result.details[BUDGET_DETAIL] = {**detail, "measured_seconds": {"methods": round(sum(runs.seconds.values()), 2),
                                                                  "checks": round(checks_seconds, 2)}}
         return result
 

@@ -160,11 +160,21 @@ class RayExecutor:
                 ray.shutdown()
 
 
+def failure_message(exc: Exception) -> str:
+    """One line: the exception a job raised on its worker (a RayTaskError's cause, whose text is a
+    remote traceback ending in the message), or how the worker died."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+        return f"the job raised {type(cause).__name__} on its Ray worker: {(lines[-1] if lines else '')[:300]}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"the Ray worker running this job died: {type(exc).__name__}: {(lines[-1] if lines else '')[:300]}"
+
+
 def lost_job(ctx: RunContext, job: Job, exc: Exception) -> JobOutcome:
     """An error result for a job whose worker kept dying (no resume state is written for it)."""
     version = ctx.suite_loader(job.suite).version
     result = SuiteResult(suite=job.suite, suite_version=version, model=job.model, status=Status.ERROR,
-                         error=f"the Ray worker running this job died: {type(exc).__name__}: {str(exc)[:300]}",
-                         details={"error_type": type(exc).__name__})
+                         error=failure_message(exc), details={"error_type": type(exc).__name__})
     return JobOutcome(key=job.key, result=result.model_dump(mode="json"), model_name=job.model,
                       worker={"executor": "ray"})
