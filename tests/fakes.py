@@ -87,3 +87,14 @@ def load_fake_or_real(name: str, where: str = "suite"):
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def review_rows(start: int, stop: int) -> list[str]:
+    """CSV rows `id,text,label` of a toy review set: ids below 10 negative ("dull"), the rest positive."""
+    return [f"r{i},{'a dull and tedious film' if i < 10 else 'a warm funny film'} number {i},"
+            f"{'negative' if i < 10 else 'positive'}" for i in range(start, stop)]
+
+
+def write_reviews(path: Path, n: int = 30, first_rows: tuple[str, ...] = ()) -> Path:
+    """A reviews CSV with a header, `first_rows` (planted rows) and toy rows up to id n - 1."""
+    return write(path, "\n".join(["id,text,label", *first_rows, *review_rows(len(first_rows), n)]) + "\n")

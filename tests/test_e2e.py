@@ -8,18 +8,15 @@ import pytest
 
 from audit.cli.app import main
 from reports.json_report import load_run
+from tests.fakes import write_reviews
 
 PLANTED = "<script>alert('planted')</script>"
 
 
 def _tiny_config(tmp_path: Path, clf: Path, causal: Path) -> Path:
-    data = tmp_path / "reviews.csv"
     # The tiny random classifier says "positive" to everything, so the planted row (labelled
     # negative) is one of only ten mistakes, all of which the report lists as examples.
-    rows = ["id,text,label", f'r0,"{PLANTED} a dull film",negative']
-    rows += [f"r{i},{'a dull and tedious film' if i < 10 else 'a warm funny film'} number {i},"
-             f"{'negative' if i < 10 else 'positive'}" for i in range(1, 40)]
-    data.write_text("\n".join(rows) + "\n")
+    write_reviews(tmp_path / "reviews.csv", 40, (f'r0,"{PLANTED} a dull film",negative',))
     config = tmp_path / "audit.yaml"
     config.write_text(f"""
 seed: 1

@@ -15,13 +15,11 @@ from audit.models.adapters.cache import CACHE_FILE_NAME
 from audit.plan.calibrate import CALIBRATION_FILE
 from audit.plan.estimate import plan_config
 from audit.run.runner import Runner
-from tests.fakes import write
+from tests.fakes import write, write_reviews
 
 
 def _config(tmp_path: Path, clf: Path, causal: Path, extra: str = "") -> Path:
-    rows = ["id,text,label"] + [f"r{i},{'a dull and tedious film' if i < 10 else 'a warm funny film'} number {i},"
-                                f"{'negative' if i < 10 else 'positive'}" for i in range(30)]
-    write(tmp_path / "reviews.csv", "\n".join(rows) + "\n")
+    write_reviews(tmp_path / "reviews.csv")
     return write(tmp_path / "audit.yaml", f"""
 models:
   clf: {{path: {clf}}}

@@ -20,7 +20,7 @@ from audit.config.schema import load_config
 from audit.results import Status
 from audit.results.equality import run_differences
 from audit.run.runner import Runner
-from tests.fakes import fake_fingerprinter, fake_loader, write
+from tests.fakes import fake_fingerprinter, fake_loader, write, write_reviews
 from tests.ray_fakes import load_test_suite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +38,7 @@ def cluster():
 
 
 def _tiny_config(tmp_path: Path, clf: Path, causal: Path, executor: str) -> Path:
-    rows = ["id,text,label"] + [f"r{i},{'a dull and tedious film' if i < 10 else 'a warm funny film'} number {i},"
-                                f"{'negative' if i < 10 else 'positive'}" for i in range(30)]
-    write(tmp_path / "reviews.csv", "\n".join(rows) + "\n")
+    write_reviews(tmp_path / "reviews.csv")
     return write(tmp_path / f"audit-{executor or 'local'}.yaml", f"""
 seed: 3
 models:
