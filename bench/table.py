@@ -87,8 +87,9 @@ def attack(models: dict[str, Path]) -> list[Row]:
     floor = next(v for k, v in s.items() if k.startswith("forward") or k.startswith("floor"))
     return [_row("attacks (word + char)", "same search one candidate per call (TextAttack: see note)", loop, ours,
                  floor, f"identical outcomes {r['identical_outcomes']}/{r['outcomes']}",
-                 "TextAttack is not installed here: its recipes fetch GloVe/USE/WordNet resources on first "
-                 "use and cannot run offline; its batch-size-1 model calls are what the loop reproduces")]
+                 "TextAttack not measured: textattack 0.3.11 installs from PyPI, but imports flair, which "
+                 "requires transformers<5 and fails to import under this project's transformers 5.23 (checked "
+                 "2026-12-02); its batch-size-1 model calls are what the loop reproduces")]
 
 
 def dp(models: dict[str, Path]) -> list[Row]:
