@@ -21,14 +21,22 @@ def group_codes(strata: Sequence[str]) -> tuple[np.ndarray, list[str]]:
 
 
 def _group_means(values: np.ndarray, codes: np.ndarray, mask: np.ndarray | None, n_groups: int) -> np.ndarray:
-    """(B, G) mean of `values` per group over the drawn rows (NaN where a group has no eligible row)."""
-    out = np.full(values.shape[:-1] + (n_groups,), np.nan)
-    for g in range(n_groups):
-        in_group = codes == g if mask is None else (codes == g) & mask
-        count = in_group.sum(axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[..., g] = np.where(count > 0, (values * in_group).sum(axis=-1) / count, np.nan)
-    return out
+    """(B, G) mean of `values` per group over the drawn rows (NaN where a group has no eligible row).
+
+    One weighted bincount over (resample, group) cells: O(B·n), not O(B·n·G) masked sums."""
+    values = np.asarray(values, float)
+    lead = values.shape[:-1]
+    rows = int(np.prod(lead)) if lead else 1
+    v = values.reshape(rows, -1)
+    cell = np.broadcast_to(codes, values.shape).reshape(rows, -1) + n_groups * np.arange(rows)[:, None]
+    if mask is not None:
+        keep = np.broadcast_to(mask, values.shape).reshape(rows, -1)
+        cell, v = cell[keep], v[keep]
+    sums = np.bincount(cell.ravel(), weights=v.ravel(), minlength=rows * n_groups)
+    counts = np.bincount(cell.ravel(), minlength=rows * n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return out.reshape(lead + (n_groups,))
 
 
 def _spread(x: np.ndarray) -> np.ndarray:
