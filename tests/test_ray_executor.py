@@ -144,6 +144,11 @@ def test_executor_block_is_not_hashed():
     assert config_sha256(plain + block) == config_sha256(plain) == config_sha256(block + plain)
     assert config_sha256(plain + b"executor: {kind: ray}\n") == config_sha256(plain)
     assert config_sha256(plain.replace(b"seed: 1", b"seed: 2")) != config_sha256(plain)
+    # the blank line and comment after the block belong to what follows (found on the default config)
+    spaced = b"seed: 1\n\n# models\nmodels:\n  a: {path: x}\n"
+    inserted = spaced.replace(b"seed: 1\n", b"seed: 1\nexecutor:\n  kind: ray\n\n  num_cpus: 1\n")
+    assert config_sha256(inserted) == config_sha256(spaced)
+    assert config_sha256(spaced.replace(b"\n\n# models", b"\n# models")) != config_sha256(spaced)
 
 
 def test_run_differences_ignore_only_timings_ids_and_hosts():
@@ -177,3 +182,32 @@ def test_a_job_that_raised_on_its_worker_is_named_by_its_cause():
                                                  "name 'check_part_names'")
     died = failure_message(RuntimeError("worker\nexited unexpectedly"))
     assert died == "the Ray worker running this job died: RuntimeError: exited unexpectedly"
+
+
+def test_actors_run_every_thread_pool_at_torch_threads():
+    """Ray sets OMP_NUM_THREADS to an actor's num_cpus; the DP accountant then differs from a local run in
+    the last bit (measured: 102.37275522953851 at 1 thread, ...853 at 2), so actors get torch_threads."""
+    from audit.config.executor import ExecutorSpec
+    from audit.run.executors.ray_executor import RayExecutor
+
+    env = RayExecutor(ExecutorSpec(kind="ray", torch_threads=3))._thread_env()
+    assert env == {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "3"}
+    mine = ExecutorSpec(kind="ray", torch_threads=3, runtime_env={"env_vars": {"OMP_NUM_THREADS": "8"}})
+    assert RayExecutor(mine)._thread_env()["OMP_NUM_THREADS"] == "8"            # the user's choice is kept
+
+
+def test_run_differences_ignore_measured_times_but_not_results_next_to_them():
+    def suite(seconds: float, cell: float, budget_message: str) -> dict:
+        return {"suites": [{"suite": "explainability",
+                            "metrics": [{"name": "explain.seconds_per_explanation", "unit": "s", "value": seconds},
+                                        {"name": "explain.gain", "unit": "probability", "value": 0.4}],
+                            "views": [{"columns": ["method", "ms per probe", "hit rate"],
+                                       "rows": [["shap", seconds * 1000, cell]]}],
+                            "findings": [{"message": budget_message, "evidence": {"estimated_seconds": seconds}},
+                                         {"message": "shap beats chance", "evidence": {"gain": 0.4}}]}]}
+    fast, slow = suite(0.1, 0.9, "about 175 s"), suite(0.7, 0.9, "about 745 s")
+    assert run_differences(fast, slow) == []
+    assert run_differences(fast, suite(0.1, 0.8, "about 175 s")) == [".suites[0].views[0].rows[0][2]: 0.9 != 0.8"]
+    moved = suite(0.1, 0.9, "about 175 s")
+    moved["suites"][0]["findings"][1]["message"] = "shap does not beat chance"
+    assert len(run_differences(fast, moved)) == 1

@@ -53,13 +53,21 @@ def without_executor_block(text: bytes) -> bytes:
     """The YAML text with its top-level `executor:` block removed (the block and its indented lines)."""
     lines = text.decode("utf-8", errors="surrogateescape").splitlines(keepends=True)
     kept: list[str] = []
+    pending: list[str] = []          # blank or comment lines met inside the block: kept if the block ends
     skipping = False
     for line in lines:
         if _TOP_LEVEL_KEY.match(line):
             skipping = line.split(":", 1)[0].strip() == EXECUTOR_KEY
+            kept += [] if skipping else pending
+            pending = []
+        elif skipping and (not line.strip() or line.lstrip().startswith("#")):
+            pending.append(line)
+            continue
+        elif skipping:
+            pending = []
         if not skipping:
             kept.append(line)
-    return "".join(kept).encode("utf-8", errors="surrogateescape")
+    return "".join(kept + pending).encode("utf-8", errors="surrogateescape")
 
 
 def config_sha256(text: bytes) -> str:

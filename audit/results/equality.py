@@ -8,6 +8,7 @@ bench/ray_equality.py compare runs with these functions, so both ignore exactly 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 # keys dropped at any depth: timings, run ids and the executor block (hosts, pids, actor settings)
@@ -15,6 +16,7 @@ VOLATILE = frozenset({"duration_s", "seconds", "run_id", "started_at", "finished
                       "built_at", "seconds_per_step", "seconds_total", "seconds_train", "seconds_per_probe",
                       "cpu_seconds", "measured_seconds", "estimated_seconds", "seconds_per_input"})
 TIME_UNIT = "s"          # a metric in seconds is a cost measured on the machine, not a result
+TIME_COLUMN = re.compile(r"\bseconds\b|\bms\b")   # table columns of measured times ("ms per probe")
 # provenance keys naming where one run's files are: its config copy, its command line (config and
 # --out paths) and its history store; two runs compared side by side differ there by construction
 RUN_LOCATION_KEYS = ("config_path", "command", "store")
@@ -53,13 +55,17 @@ def run_view(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _drop_timings(suite: dict[str, Any]) -> None:
-    """Values of metrics measured in seconds, and table cells under a column in seconds."""
+    """Values of metrics measured in seconds, table cells under a time column, and the message of a
+    finding whose evidence is a measured time (a time-budget warning quotes the machine's speed)."""
+    for finding in suite.get("findings") or []:
+        if VOLATILE & set(finding.get("evidence") or {}):
+            finding.pop("message", None)
     for metric in suite.get("metrics") or []:
         if metric.get("unit") == TIME_UNIT:
             for key in ("value", "ci_low", "ci_high"):
                 metric.pop(key, None)
     for view in suite.get("views") or []:
-        timed = [i for i, c in enumerate(view.get("columns") or []) if "seconds" in str(c)]
+        timed = [i for i, c in enumerate(view.get("columns") or []) if TIME_COLUMN.search(str(c))]
         for row in view.get("rows") or []:
             for i in timed:
                 if isinstance(row, list) and i < len(row):

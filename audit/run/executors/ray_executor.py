@@ -24,6 +24,7 @@ from audit.run.provenance import PROJECT_ROOT
 
 log = logging.getLogger("audit.ray")
 RAY_HINT = "executor kind 'ray' needs Ray: pip install 'rai-audit[ray]' (or 'ray==2.60.*')"
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def import_ray() -> Any:
@@ -96,6 +97,14 @@ class RayExecutor:
             return self.spec.num_gpus
         return 1.0 if ctx.models[model].device.startswith("cuda") else 0.0
 
+    def _thread_env(self) -> dict[str, str]:
+        """Every thread pool of an actor at torch_threads: Ray sets OMP_NUM_THREADS to the actor's num_cpus,
+        and a BLAS or OpenMP reduction over another thread count moves results in the last bits (the DP
+        accountant did), so a Ray run would not equal a local one. Variables the user set are kept."""
+        user = (self.spec.runtime_env or {}).get("env_vars") or {}
+        threads = str(self.spec.torch_threads)
+        return {k: user.get(k, threads) for k in THREAD_ENV_VARS}
+
     def _init(self, ray: Any) -> bool:
         if ray.is_initialized():
             return False
@@ -139,7 +148,8 @@ class RayExecutor:
                     actors[job.model] = worker_cls.options(
                         num_cpus=self.spec.num_cpus, num_gpus=self._gpus(ctx, job.model),
                         max_restarts=self.spec.max_restarts, max_task_retries=self.spec.max_task_retries,
-                        max_concurrency=1).remote(shipped, self.spec.torch_threads)
+                        max_concurrency=1, runtime_env={"env_vars": self._thread_env()}
+                    ).remote(shipped, self.spec.torch_threads)
                 pending[actors[job.model].run.remote(job)] = job
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
