@@ -24,12 +24,13 @@ from audit.models.adapters.batching import inference_context
 from audit.models.adapters.runtime import gradient_context
 
 CALIBRATION_FILE = "plan_calibration.json"
-CALIBRATION_VERSION = "4"        # 2: idle-machine seconds; 4: per-call and head costs
+CALIBRATION_VERSION = "5"        # 2: idle-machine seconds; 4: per-call and head costs; 5: decode slope
 SHAPES = ((32, 32), (8, 128))          # (batch, length): 1024 padded tokens each, like real batches
 BACKWARD_SHAPE = (8, 32)
 CALL_SHAPE = (8, 1)                    # one decoding step of a small batch: almost all fixed cost
 HEAD_POSITIONS = 512
 DECODE_SHAPE = (8, 16, 9)              # (batch, prompt length, new tokens) of one timed `generate`
+DECODE_WIDE_BATCH = 32                 # a second batch size: the per-row cost of a decoding step
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Throughput:
     per_call: float = 0.0
     head_per_position: float = 0.0
     decode_step: float = 0.0             # one `generate` decoding step at batch DECODE_SHAPE[0] (causal LMs)
+    decode_per_row: float = 0.0          # and what each further row adds to a step (small-GEMM regime)
 
     def forward_seconds(self, padded_tokens: float, length: float) -> float:
         return padded_tokens * max(0.0, self.per_token + self.per_token_per_length * length)
@@ -106,17 +108,28 @@ def measure(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype 
     return Throughput(per_token=base, per_token_per_length=slope, backward_ratio=max(1.0, both / forward),
                       threads=torch.get_num_threads(), measured_s=round(time.perf_counter() - started, 2),
                       per_call=per_call, head_per_position=_head_seconds(model, device, dtype),
-                      decode_step=_decode_step_seconds(model, vocab, device, dtype))
+                      **_decode_costs(model, vocab, device, dtype))
 
 
-def _decode_step_seconds(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype) -> float:
+def _decode_costs(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype) -> dict[str, float]:
+    """decode_step at DECODE_SHAPE's batch, and the per-row slope up to DECODE_WIDE_BATCH rows."""
+    narrow = _decode_step_seconds(model, vocab, device, dtype)
+    if narrow <= 0:
+        return {"decode_step": 0.0, "decode_per_row": 0.0}
+    wide = _decode_step_seconds(model, vocab, device, dtype, rows=DECODE_WIDE_BATCH)
+    slope = max(0.0, (wide - narrow) / (DECODE_WIDE_BATCH - DECODE_SHAPE[0]))
+    return {"decode_step": narrow, "decode_per_row": slope}
+
+
+def _decode_step_seconds(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype,
+                         rows: int = DECODE_SHAPE[0]) -> float:
     """Seconds per decoding step of transformers' `generate` (KV cache, logits processing), from the
     difference between generating DECODE_SHAPE's new tokens and one; 0 for models that do not generate."""
     can_generate = getattr(model, "can_generate", None)
     if not callable(can_generate) or not can_generate():
         return 0.0
-    n, length, new = DECODE_SHAPE
-    ids = torch.randint(5, max(6, vocab), (n, length), generator=torch.Generator().manual_seed(2)).to(device)
+    _, length, new = DECODE_SHAPE
+    ids = torch.randint(5, max(6, vocab), (rows, length), generator=torch.Generator().manual_seed(2)).to(device)
     mask = torch.ones_like(ids)
 
     def run(tokens: int) -> None:

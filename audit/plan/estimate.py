@@ -144,7 +144,8 @@ def _batch_cost(batch: BatchRecord, adapter: SimulatedAdapter, speed: Throughput
         return 0.0, flops, activations
     if batch.calls > 1 and speed.decode_step > 0:       # decoding: measured steps of `generate`
         extra_rows = max(0, batch.items - DECODE_SHAPE[0])
-        step = speed.decode_step + extra_rows * (speed.per_token + speed.head_per_position)
+        per_row = max(speed.decode_per_row, speed.per_token + speed.head_per_position)
+        step = speed.decode_step + extra_rows * per_row
         return batch.calls * step, flops, activations
     seconds = speed.forward_seconds(batch.padded_tokens, batch.max_length) + batch.calls * speed.per_call
     seconds += batch.head_positions * speed.head_per_position
