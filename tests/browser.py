@@ -12,7 +12,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
 
 CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER = ("/usr/bin/chromedriver", "chromedriver")
@@ -98,3 +100,19 @@ class Browser:
     def close(self) -> None:
         self.driver.quit()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One browser per test module (import this fixture into the module that uses it)."""
+    opened = Browser()
+    yield opened
+    opened.close()
+
+
+def render_pages(run: Any, folder: Path) -> dict[str, Path]:
+    """report.html and compliance.html of `run` rendered into `folder`."""
+    from reports.compliance.renderers import ComplianceRenderer
+    from reports.html import HtmlRenderer
+
+    return {"report": HtmlRenderer().render(run, folder), "compliance": ComplianceRenderer().render(run, folder)}

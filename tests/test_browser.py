@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.compliance.renderers import ComplianceRenderer, CompliancePdfRenderer
-from reports.html import HtmlRenderer
-from tests.browser import Browser, unavailable
+from reports.compliance.renderers import CompliancePdfRenderer
+from tests.browser import Browser, browser, render_pages, unavailable  # noqa: F401 (fixture)
 from tests.report_fixtures import ACCURACY_SHOWN, CROWS_SHOWN, PAYLOAD_DATA, PAYLOAD_OUTPUT, sample_run
 
 REPORT_SECTIONS = ("summary", "detect", "comparison", "variants", "history", "provenance")
@@ -37,14 +36,7 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailabl
 def pages(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pages")
     run = sample_run()
-    return {"report": HtmlRenderer().render(run, folder), "compliance": ComplianceRenderer().render(run, folder)}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    opened = Browser()
-    yield opened
-    opened.close()
+    return render_pages(run, folder)
 
 
 def _clean_visit(browser: Browser, path: Path):

@@ -10,9 +10,7 @@ from __future__ import annotations
 import pytest
 
 from audit.results.load import load_run
-from reports.compliance.renderers import ComplianceRenderer
-from reports.html import HtmlRenderer
-from tests.browser import Browser, unavailable
+from tests.browser import Browser, browser, render_pages, unavailable  # noqa: F401 (fixture)
 from tests.default_audit_fixture import extract
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
@@ -28,14 +26,7 @@ return Array.from(document.querySelectorAll('#mapping tbody tr')).filter(functio
 def pages(tmp_path_factory):
     folder = tmp_path_factory.mktemp("default-audit")
     run = load_run(extract(folder))
-    return {"report": HtmlRenderer().render(run, folder), "compliance": ComplianceRenderer().render(run, folder)}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    opened = Browser()
-    yield opened
-    opened.close()
+    return render_pages(run, folder)
 
 
 def _visit(browser: Browser, path) -> str:
