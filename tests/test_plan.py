@@ -134,3 +134,77 @@ suites:
     assert any(s["decode_step"] > 0 and s["head_per_position"] > 0 for s in speeds), speeds
     run = Runner(loaded, tmp_path / "out", show_progress=False).run()
     assert run.suites[0].details["model_calls"]["cache_misses"] == 6
+
+
+def test_calibration_measures_sampler_optimizer_and_new_shape_costs(tiny_causal_dir):
+    """The costs the first plans missed (the seeded sampler's vocabulary sort, AdamW's step, kernels
+    built per new batch shape) are measured, in wall-clock seconds, on a random copy of the model."""
+    import torch
+    import transformers
+
+    from audit.plan.calibrate import inference_shapes, measure
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_causal_dir).eval()
+    speed = measure(model, int(model.config.vocab_size), "cpu")
+    assert speed.per_token > 0 and speed.backward_ratio >= 1.0
+    assert speed.sample_per_row > 0 and speed.optimizer_per_param > 0 and speed.new_shape >= 0
+    assert speed.head_per_position > 0 and speed.decode_step > 0
+    assert all(n * length == 4096 for n, length in inference_shapes("cpu"))     # the adapter's CPU budget
+    assert all(p.grad is None for p in model.parameters())                     # the optimizer probe cleans up
+    assert torch.is_grad_enabled()
+
+
+def test_costing_counts_sampling_first_shapes_and_the_optimizer():
+    """Sampled decoding costs more than greedy; only the first batch at a shape pays `new_shape`; a full
+    fine-tune pays its optimizer steps, a head-only one does not; derived copies share a calibration."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from audit.models.adapters.simulated import BatchRecord
+    from audit.plan import estimate
+    from audit.plan.calibrate import Throughput
+
+    speed = Throughput(per_token=1e-4, per_token_per_length=0.0, backward_ratio=3.0, threads=1, measured_s=0.0,
+                       per_call=0.01, head_per_position=1e-4, decode_step=0.05, decode_per_row=1e-3,
+                       sample_per_row=2e-3, optimizer_per_param=1e-8, new_shape=0.02)
+    layer = torch.nn.Linear(10, 10)
+    config = SimpleNamespace(hidden_size=10, vocab_size=100)
+    adapter = SimpleNamespace(rt=SimpleNamespace(model=SimpleNamespace(parameters=layer.parameters, config=config)),
+                              dtype=torch.float32, device="cpu")
+    greedy = BatchRecord("generate", 16, 160, 160, 30, calls=9)
+    sampled = BatchRecord("generate", 16, 160, 160, 30, calls=9, sampled=True)
+    g, s = estimate._batch_cost(greedy, adapter, speed)[0], estimate._batch_cost(sampled, adapter, speed)[0]
+    assert s - g == pytest.approx(9 * 16 * 2e-3)
+
+    calibrator = estimate.Calibrator.__new__(estimate.Calibrator)
+    calibrator.shapes = set()
+    scoring = BatchRecord("classify_logits", 32, 900, 1024, 32, folder="m")
+    assert calibrator.first_at_shape(scoring) and not calibrator.first_at_shape(scoring)
+    assert calibrator.first_at_shape(BatchRecord("classify_logits", 31, 900, 992, 32, folder="m"))
+    assert not calibrator.first_at_shape(greedy)                       # decoding: measured with its warm-up
+
+    run = {"steps": 10, "batch_size": 8, "max_length": 64, "mean_chars": 80.0, "train_only": [], "dp": False}
+    full, _ = estimate._training_cost(run, adapter, speed)
+    head_only, _ = estimate._training_cost({**run, "train_only": ["classifier"]}, adapter, speed)
+    params = sum(p.numel() for p in layer.parameters())
+    assert full - head_only * speed.backward_ratio / estimate.HEAD_ONLY_TRAIN_FACTOR == pytest.approx(
+        10 * params * 1e-8)
+
+
+def test_a_derived_copy_shares_its_base_architecture_calibration(tiny_causal_dir):
+    from types import SimpleNamespace
+
+    import transformers
+
+    from audit.plan.estimate import arch_hash
+
+    base = transformers.AutoConfig.from_pretrained(tiny_causal_dir)
+    copy = transformers.AutoConfig.from_pretrained(tiny_causal_dir)
+    copy._name_or_path = "/somewhere/else/randomised-copy"
+    wider = transformers.AutoConfig.from_pretrained(tiny_causal_dir, hidden_size=base.hidden_size * 2)
+
+    def adapter(config):
+        return SimpleNamespace(rt=SimpleNamespace(model=SimpleNamespace(config=config)))
+
+    assert arch_hash(adapter(base)) == arch_hash(adapter(copy)) != arch_hash(adapter(wider))

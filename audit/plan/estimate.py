@@ -9,6 +9,7 @@ throughput + training time of derived models + model loading. Nothing reads mode
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,8 +26,8 @@ from audit.plan.recording_trainer import RecordingTrainer
 from audit.run.jobs import Job, ModelPool, canonical_order, run_job
 from audit.run.runner import Runner
 
-LOAD_BYTES_PER_S = 400e6        # reading safetensors weights into memory (measured order on this class of host)
-LOAD_FIXED_S = 1.0              # tokenizer, config, model construction
+LOAD_BYTES_PER_S = 1.5e9        # safetensors weights from the page cache (the preflight has just read them):
+LOAD_FIXED_S = 0.05             # minilm 0.07 s, smollm2-135m 0.37 s measured here; tokenizer, config, construction
 HEAD_ONLY_TRAIN_FACTOR = 1.2    # forward + a head-only backward, relative to forward
 DP_HOOKS_FACTOR = 1.5           # per-sample gradients on top of a full backward
 
@@ -61,6 +62,7 @@ class JobPlan:
     flops: float
     peak_memory_bytes: int
     suite_work_s: float
+    adapter_s: float                      # the simulated adapter's own CPU time (tokenising, cache lookups)
     model_s: float
     training_s: float
     load_s: float
@@ -97,8 +99,13 @@ class RunPlan:
         return {j.key: j for j in self.jobs}
 
 
+NOT_ARCHITECTURE = ("_name_or_path", "transformers_version", "name_or_path")   # a copy's path is not its speed
+
+
 def arch_hash(adapter: SimulatedAdapter) -> str:
-    return hashlib.sha256(adapter.rt.model.config.to_json_string(use_diff=False).encode()).hexdigest()[:16]
+    """The architecture's fingerprint: a derived copy (randomised, fine-tuned) shares its base's calibration."""
+    config = {k: v for k, v in adapter.rt.model.config.to_dict().items() if k not in NOT_ARCHITECTURE}
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class Calibrator:
@@ -109,6 +116,16 @@ class Calibrator:
         self.allow = allow_measure
         self.known = load_calibrations(cache_dir)
         self.used: dict[str, dict[str, Any]] = {}
+        self.shapes: set[tuple[Any, ...]] = set()     # (model, dtype, pass, batch, length) run so far
+
+    def first_at_shape(self, batch: BatchRecord) -> bool:
+        """Whether the plan meets `batch`'s shape for the first time (its kernels are built then)."""
+        if batch.calls > 1:                           # decoding steps: measured with their warm-up
+            return False
+        key = (batch.folder, batch.float32, batch.backward, batch.items * batch.rows_per_item, batch.max_length)
+        new = key not in self.shapes
+        self.shapes.add(key)
+        return new
 
     def get(self, adapter: SimulatedAdapter, float32: bool = False) -> Throughput | None:
         """The throughput of `adapter`'s architecture in its dtype (or in float32, where a call forces it)."""
@@ -142,13 +159,14 @@ def _batch_cost(batch: BatchRecord, adapter: SimulatedAdapter, speed: Throughput
     activations = batch.padded_tokens * hidden * width * 16 + batch.padded_tokens * vocab * 4
     if speed is None:
         return 0.0, flops, activations
+    sampling = batch.calls * batch.items * speed.sample_per_row if batch.sampled else 0.0
     if batch.calls > 1 and speed.decode_step > 0:       # decoding: measured steps of `generate`
         extra_rows = max(0, batch.items - DECODE_SHAPE[0])
         per_row = max(speed.decode_per_row, speed.per_token + speed.head_per_position)
         step = speed.decode_step + extra_rows * per_row
-        return batch.calls * step, flops, activations
+        return batch.calls * step + sampling, flops, activations
     seconds = speed.forward_seconds(batch.padded_tokens, batch.max_length) + batch.calls * speed.per_call
-    seconds += batch.head_positions * speed.head_per_position
+    seconds += batch.head_positions * speed.head_per_position + sampling
     return seconds * (speed.backward_ratio if batch.backward else 1.0), flops, activations
 
 
@@ -162,7 +180,9 @@ def _training_cost(run: dict[str, Any], adapter: SimulatedAdapter | None, speed:
     factor = HEAD_ONLY_TRAIN_FACTOR if run["train_only"] else speed.backward_ratio
     if run["dp"] and not run["train_only"]:
         factor *= DP_HOOKS_FACTOR
-    return speed.forward_seconds(padded, tokens_per_example * 1.5) * factor, flops
+    forward = speed.forward_seconds(padded, tokens_per_example * 1.5) + run["steps"] * speed.per_call
+    optimizer = 0.0 if run["train_only"] or run["dp"] else run["steps"] * n_params * speed.optimizer_per_param
+    return forward * factor + optimizer, flops
 
 
 def _weights_bytes(adapter: SimulatedAdapter) -> int:
@@ -195,6 +215,8 @@ def plan_job(job: Job, ctx: Any, pool: ModelPool, loader: SimulatedLoader, train
     for adapter in loader.adapters.values():
         adapter.recorder = recorder
     trainer.runs = []
+    ctx.suite_loader(job.suite)          # importing the suite and building the skeleton model are planning's
+    pool.get(job.model)                  # own costs (the real run imports at its preflight), not the suite's
     began = time.process_time()          # the suite's own (single-threaded) work, as on an idle machine
     outcome = run_job(ctx, job, pool)
     work = max(0.0, time.process_time() - began - recorder.adapter_seconds)
@@ -207,7 +229,10 @@ def plan_job(job: Job, ctx: Any, pool: ModelPool, loader: SimulatedLoader, train
         owner = _owner(batch, loader, audited)
         if owner is None:
             continue
-        s, f, act = _batch_cost(batch, owner, calibrator.get(owner, batch.float32))
+        speed = calibrator.get(owner, batch.float32)
+        s, f, act = _batch_cost(batch, owner, speed)
+        if speed is not None and calibrator.first_at_shape(batch):
+            s += speed.new_shape
         seconds += s
         flops += f
         peak = max(peak, act)
@@ -216,7 +241,7 @@ def plan_job(job: Job, ctx: Any, pool: ModelPool, loader: SimulatedLoader, train
     training_s = 0.0
     for run in trainer.runs:
         base = next((a for a in loader.adapters.values() if a.rt.folder == run["base"]), audited)
-        s, f = _training_cost(run, base, calibrator.get(base) if base is not None else None)
+        s, f = _training_cost(run, base, calibrator.get(base, float32=True) if base is not None else None)
         training_s += s
         flops += f
         forward += run["steps"]
@@ -230,7 +255,8 @@ def plan_job(job: Job, ctx: Any, pool: ModelPool, loader: SimulatedLoader, train
                    real_tokens=sum(b.real_tokens for b in recorder.batches),
                    padded_tokens=sum(b.padded_tokens for b in recorder.batches), forward_passes=forward,
                    backward_passes=backward, training_runs=len(trainer.runs), flops=flops,
-                   peak_memory_bytes=weights + peak, suite_work_s=round(work, 2), model_s=round(seconds, 2),
+                   peak_memory_bytes=weights + peak, suite_work_s=round(work, 2),
+                   adapter_s=round(recorder.adapter_seconds, 2), model_s=round(seconds, 2),
                    training_s=round(training_s, 2), load_s=round(load_s, 2),
                    estimate_s=round(work + seconds + training_s + load_s, 2),
                    error=result.error if result.status.value == "error" else None)

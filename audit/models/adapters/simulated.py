@@ -53,6 +53,7 @@ class BatchRecord:
     head_positions: int = 0      # positions scored through the full-vocabulary output head
     calls: int = 1               # forward calls (a decoding batch: one per new token)
     float32: bool = False        # computed in float32 whatever the run's dtype (generation on a CPU)
+    sampled: bool = False        # each call also runs the seeded sampler on every row (sampled generation)
 
 
 @dataclass
@@ -117,11 +118,12 @@ class SimulatedGenerateOps(GenerateOps):
             width, rows = max(len(seq) for _, seq in batch), len(batch)
             recorder = self.adapter.recorder
             recorder.batches.append(BatchRecord("generate", rows, sum(len(seq) for _, seq in batch), rows * width,
-                                                width, folder=folder, head_positions=rows, float32=True))
+                                                width, folder=folder, head_positions=rows, float32=True,
+                                                sampled=settings.do_sample))
             if new > 1:
                 recorder.batches.append(BatchRecord("generate", rows, rows * (new - 1), rows * (new - 1),
                                                     width + new, folder=folder, head_positions=rows * (new - 1),
-                                                    calls=new - 1, float32=True))
+                                                    calls=new - 1, float32=True, sampled=settings.do_sample))
             return [Generation(text=" ".join(STAND_IN_WORDS[int(_unit(r.prompt, r.seed, k) * len(STAND_IN_WORDS))]
                                              for k in range(min(new, 12))),
                                n_tokens=new, finish=FINISH_LENGTH, prompt_tokens=len(seq)) for r, seq in batch]
