@@ -3,7 +3,7 @@
 Seconds per padded token are fitted as a + b*L (L the padded length: attention grows with it) from
 two inference batches of the adapter's own token budget (the batches real runs form: 4,096 padded
 tokens on a CPU, where per-token cost is a quarter lower than at 1,024), and the forward+backward cost
-as a ratio to forward. Times are wall-clock, the best of the repeats: what the run will wait for. (CPU
+as a ratio to forward. Times are wall-clock medians of repeats: what the run will wait for. (CPU
 time over the thread count undercounts it by a third when idle OpenMP threads sleep, OMP_WAIT_POLICY=PASSIVE.)
 Two costs that token counts miss are measured too: the fixed cost of one forward call (what many
 small batches, e.g. one decoding step per generated token, pay) and the full-vocabulary output head
@@ -111,7 +111,6 @@ def measure(model: torch.nn.Module, vocab: int, device: str, dtype: torch.dtype 
     inputs = batch(n, length)
     with inference_context(device, dtype):
         per_call = max(0.0, _time(lambda: body(**inputs)) - base * n * length)
-    with inference_context(device, dtype):
         new_shape = _new_shape_seconds(lambda n, length: body(**batch(n, length)), device)
     n, length = BACKWARD_SHAPE
     inputs = batch(n, length)
@@ -168,10 +167,14 @@ def _optimizer_seconds(model: torch.nn.Module) -> float:
         del optimizer
 
 
+def _generates(model: torch.nn.Module) -> bool:
+    can_generate = getattr(model, "can_generate", None)
+    return callable(can_generate) and bool(can_generate())
+
+
 def _sample_seconds(model: torch.nn.Module, vocab: int, device: str) -> float:
     """Seconds per row of one SeededSampler step (0 for models that do not generate)."""
-    can_generate = getattr(model, "can_generate", None)
-    if not callable(can_generate) or not can_generate():
+    if not _generates(model):
         return 0.0
     rows = DECODE_WIDE_BATCH
     scores = torch.randn(rows, max(2, vocab), generator=torch.Generator().manual_seed(3)).to(device)
@@ -193,8 +196,7 @@ def _decode_step_seconds(model: torch.nn.Module, vocab: int, device: str, dtype:
                          rows: int = DECODE_SHAPE[0]) -> float:
     """Seconds per decoding step of transformers' `generate` (KV cache, logits processing), from the
     difference between generating DECODE_SHAPE's new tokens and one; 0 for models that do not generate."""
-    can_generate = getattr(model, "can_generate", None)
-    if not callable(can_generate) or not can_generate():
+    if not _generates(model):
         return 0.0
     _, length, new = DECODE_SHAPE
     ids = torch.randint(5, max(6, vocab), (rows, length), generator=torch.Generator().manual_seed(2)).to(device)
