@@ -202,6 +202,8 @@ def test_cpu_bf16_keeps_float32_weights_and_autocasts(tiny_classifier_dir):
     half = _load(tiny_classifier_dir, None, dtype="bfloat16")
     assert next(half.model.parameters()).dtype == torch.float32 and half.dtype == torch.bfloat16
     assert half.model_info()["weights_dtype"] == "float32" and half.cache_scope != exact.cache_scope
+    assert half.model_info()["torch_threads"] == torch.get_num_threads()       # bf16 sums split by thread
+    assert "torch_threads" not in exact.model_info()
     np.testing.assert_allclose(half.classify(TEXTS), exact.classify(TEXTS), atol=2e-2)
 
 

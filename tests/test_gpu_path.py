@@ -105,6 +105,20 @@ def test_attention_kwargs_and_hardware_facts(tmp_path):
     assert "hardware=" in _runtime("cpu").scope.text and gpu.cpu_isa() in _runtime("cpu").scope.text
 
 
+def test_cpu_thread_count_is_in_the_scope_only_where_it_changes_numbers(monkeypatch):
+    """CPU bf16 reductions split by thread (a 1-thread Ray actor and a 2-thread local run differ in the
+    last bits), so a cached bf16 CPU result is scoped by thread count; fp32 and CUDA are not."""
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 7)
+    assert gpu.reduced_precision_threads("cpu", torch.bfloat16) == 7
+    assert gpu.reduced_precision_threads("cpu", torch.float16) == 7
+    assert gpu.reduced_precision_threads("cpu", torch.float32) is None
+    assert gpu.reduced_precision_threads("cuda:0", torch.bfloat16) is None
+    assert "|threads=7" in _runtime("cpu").scope.text                 # _runtime is bf16
+    assert "threads=" not in gpu.hardware_scope("cpu", torch.float32)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert "|threads=1" in _runtime("cpu").scope.text
+
+
 def test_training_batches_go_to_the_model_device():
     examples = Examples("classification", [[5, 6, 7], [5, 6]], torch.tensor([0, 1]), 0, device="meta")
     inputs, labels = examples.batch([0, 1])

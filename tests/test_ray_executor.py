@@ -211,3 +211,15 @@ def test_run_differences_ignore_measured_times_but_not_results_next_to_them():
     moved = suite(0.1, 0.9, "about 175 s")
     moved["suites"][0]["findings"][1]["message"] = "shap does not beat chance"
     assert len(run_differences(fast, moved)) == 1
+
+
+def test_run_differences_ignore_a_derived_models_folder_but_not_its_weights():
+    """Each run of bench/ray_equality.py has its own cache folder, so a derived model's folder differs by
+    construction; its sha256 (what the weights are) is still compared."""
+    def derived(path: str, sha: str) -> dict:
+        return {"provenance": {"derived_models": {"m/m-randomised-top": {"path": path, "sha256": sha,
+                                                                         "recipe": {"randomise": {"seed": 1}}}}}}
+    local, ray = derived("/a/cache/derived/m-top-1a7a", "ab"), derived("/b/cache/derived/m-top-1a7a", "ab")
+    assert run_differences(local, ray) == []
+    assert run_differences(local, derived("/a/cache/derived/m-top-1a7a", "cd")) == [
+        ".provenance.derived_models.m/m-randomised-top.sha256: ab != cd"]

@@ -29,7 +29,9 @@ class ExecutorSpec(BaseModel):
     num_gpus: float | None = Field(None, ge=0, description="ray: GPUs per model actor; default 1 for a "
                                                           "model on device cuda*, else 0")
     torch_threads: int = Field(1, ge=1, description="ray: torch threads in each actor (fixed, so timings "
-                                                   "and batch composition do not depend on the node)")
+                                                   "and batch composition do not depend on the node); "
+                                                   "bf16/fp16 CPU numbers depend on it, so to equal a "
+                                                   "local run set it to that run's thread count")
     cache_url: str | None = Field(None, description="ray: a SQLAlchemy URL every node reaches for the result "
                                                    "cache; default: a cache service on the driver's node "
                                                    "owning the SQLite file")

@@ -20,6 +20,9 @@ TIME_COLUMN = re.compile(r"\bseconds\b|\bms\b")   # table columns of measured ti
 # provenance keys naming where one run's files are: its config copy, its command line (config and
 # --out paths) and its history store; two runs compared side by side differ there by construction
 RUN_LOCATION_KEYS = ("config_path", "command", "store")
+# the folder a derived model (randomised, fine-tuned) was written to sits in the run's cache folder;
+# its sha256 and recipe, which stay compared, say what it is
+DERIVED_MODELS_KEY, DERIVED_LOCATION_KEY = "derived_models", "path"
 
 
 def comparable(data: Any) -> Any:
@@ -41,14 +44,18 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
 
 
 def run_view(results: dict[str, Any]) -> dict[str, Any]:
-    """A results.json dict as compared across executors: the config's own executor block and the
-    RUN_LOCATION_KEYS removed from the provenance, then the VOLATILE keys everywhere."""
+    """A results.json dict as compared across executors: the config's own executor block, the
+    RUN_LOCATION_KEYS and derived models' folders removed from the provenance, then the VOLATILE
+    keys everywhere."""
     data = copy.deepcopy(results)
     provenance = data.get("provenance") or {}
     if isinstance(provenance.get("config"), dict):
         provenance["config"].pop("executor", None)
     for key in RUN_LOCATION_KEYS:
         provenance.pop(key, None)
+    for derived in (provenance.get(DERIVED_MODELS_KEY) or {}).values():
+        if isinstance(derived, dict):
+            derived.pop(DERIVED_LOCATION_KEY, None)
     for suite in data.get("suites") or []:
         _drop_timings(suite)
     return comparable(data)

@@ -3,7 +3,8 @@
 The token budget of a batch is sized from the memory the GPU has free (after the weights are
 loaded) and the model's activation bytes per token, instead of a fixed count; batches there also
 keep padding under GPU_MAX_PADDING_WASTE. CPU instruction sets (AVX-512 BF16, AMX) and the GPU's
-compute capability pick different kernels, so they are recorded in provenance and in the cache scope.
+compute capability pick different kernels, so they are recorded in provenance and in the cache scope;
+so is the CPU thread count of a reduced-precision run, whose oneDNN reductions split by thread.
 """
 
 from __future__ import annotations
@@ -61,11 +62,21 @@ def gpu_facts(device: str = "cuda:0") -> dict[str, Any]:
     return {"gpu": torch.cuda.get_device_name(index), "compute_capability": f"{major}.{minor}"}
 
 
-def hardware_scope(device: str) -> str:
-    """What the cache scope records about the hardware: the CPU ISA, and the GPU and its capability."""
+def reduced_precision_threads(device: str, dtype: torch.dtype) -> int | None:
+    """The torch thread count when it can change a number: bf16/fp16 on a CPU, where oneDNN splits
+    its reductions by thread (1 and 2 threads differ in the last bits). None where it cannot."""
+    if device.startswith("cpu") and dtype in (torch.bfloat16, torch.float16):
+        return torch.get_num_threads()
+    return None
+
+
+def hardware_scope(device: str, dtype: torch.dtype = torch.float32) -> str:
+    """What the cache scope records about the hardware: the CPU ISA, the GPU and its capability,
+    and the CPU thread count where reduced precision makes results depend on it."""
     facts = gpu_facts(device)
     gpu = f"|{facts['gpu']}|sm{facts['compute_capability']}" if facts else ""
-    return f"{cpu_isa()}{gpu}"
+    threads = reduced_precision_threads(device, dtype)
+    return f"{cpu_isa()}{gpu}" + (f"|threads={threads}" if threads is not None else "")
 
 
 def attn_kwargs(requested: str, device: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from audit.models.adapters.cache import CacheStats, ResultCache
 from audit.models.adapters.causal_ops import CausalOps
 from audit.models.adapters.classifier_ops import ClassifierOps
 from audit.models.adapters.generate_ops import GenerateOps
+from audit.models.adapters.gpu import reduced_precision_threads
 from audit.models.adapters.gradient_ops import GradientOps
 from audit.models.adapters.head import OutputHead
 from audit.models.adapters.masked_ops import MaskedOps
@@ -131,7 +132,8 @@ class HFAdapter:
                 "weights_dtype": str(next(self.rt.model.parameters()).dtype).removeprefix("torch."),
                 "device": self.device,
                 "max_length": self.rt.max_length, "fingerprint": self.fingerprint,
-                "attn_implementation": self.rt.scope.attn_implementation}
+                "attn_implementation": self.rt.scope.attn_implementation,
+                **threads_fact(self.device, self.rt.dtype)}
 
     def tokenize(self, texts: Sequence[str], add_special_tokens: bool = True) -> list[list[int]]:
         require(self, Capability.TOKENIZE)
@@ -204,3 +206,9 @@ class HFAdapter:
     def attentions(self, texts: Sequence[str]) -> list[AttentionResult]:
         require(self, Capability.ATTENTIONS)
         return self._attention.attentions(texts)
+
+
+def threads_fact(device: str, dtype: torch.dtype) -> dict[str, int]:
+    """{"torch_threads": n} where the thread count can change a number (CPU bf16/fp16), else {}."""
+    threads = reduced_precision_threads(device, dtype)
+    return {} if threads is None else {"torch_threads": threads}

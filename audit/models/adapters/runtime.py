@@ -37,7 +37,7 @@ def build_scope(fingerprint: str, dtype: torch.dtype, max_length: int, attn_impl
 
     return CacheScope(fingerprint=fingerprint, dtype=str(dtype).removeprefix("torch."), max_length=max_length,
                       attn_implementation=attn_implementation or "default", device_type=device.split(":")[0],
-                      hardware=hardware_scope(device),
+                      hardware=hardware_scope(device, dtype),
                       torch_version=torch.__version__, transformers_version=transformers.__version__,
                       package_version=package_version("rai-audit") or "unknown", semantics_version=ADAPTER_SEMANTICS_VERSION)
 
