@@ -115,7 +115,8 @@ def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], results: d
         lines.append(f"| {name} | {run['exit_code']} | {run['wall_s']:.0f} | {run['cpu_s']:.0f} | {statuses} |")
     lines += ["", f"Ignored: the keys {', '.join(sorted(VOLATILE))} at any depth (timings, ids, the executor's "
                   f"hosts and workers), the config's own executor block and the provenance's "
-                  f"{', '.join(RUN_LOCATION_KEYS)} (each run has its own config copy, --out and store); "
+                  f"{', '.join(RUN_LOCATION_KEYS)} (each run has its own config copy, --out and store), "
+                  "and the folders of derived models (each run has its own cache; their sha256 is compared); "
                   "everything else, config_sha256 included, must be equal.", ""]
     if diffs is None:
         lines.append("**Not compared**: a run wrote no results.json (see its output below).")

@@ -11,7 +11,8 @@ import pytest
 
 from audit.data.prepare.build import prepare_wordnet
 from audit.data.wordnet import (DEBIAN_WORDNET_DIR, LEXNAMES, LEXNAMES_FILE, REQUIRED_FILES, find_wordnet, has_database,
-                           install_wordnet, is_nltk_wordnet, lexnames_text, load_wordnet, nltk_data_dir)
+                           install_wordnet, is_nltk_wordnet, lexnames_text, load_wordnet, nltk_data_dir,
+                           wordnet_sha256)
 from suites.robustness.lexicon import WordNetLexicon
 
 pytestmark = pytest.mark.skipif(not has_database(DEBIAN_WORDNET_DIR),
@@ -68,6 +69,36 @@ def test_explicit_folder_in_nltk_layout_is_used_as_is(tmp_path):
     assert folder == target and how == "config"
     folder, how = find_wordnet(tmp_path / "c", explicit=DEBIAN_WORDNET_DIR)
     assert how.startswith("installed from") and is_nltk_wordnet(folder)
+
+
+def test_what_a_run_records_does_not_depend_on_an_earlier_job_of_the_process(tmp_path):
+    """open_reader puts the cache's root on nltk's search path; a second job in the same process (the
+    local executor) used to report the cache as "nltk_data" where a fresh Ray actor said "cache"."""
+    first, second = load_wordnet(tmp_path / "cache"), load_wordnet(tmp_path / "cache")
+    assert first.how.startswith("installed from") and second.how == "cache" and second.path == first.path
+    other = load_wordnet(tmp_path / "elsewhere")                 # another cache folder, same database
+    assert first.sha256 == second.sha256 == other.sha256 and len(first.sha256) == 64
+    os.chmod(Path(first.path) / "lexnames", 0o644)
+    (Path(first.path) / "lexnames").write_text(lexnames_text().replace("noun.Tops", "noun.tops"))
+    assert wordnet_sha256(Path(first.path)) != other.sha256      # a changed file is another WordNet
+
+
+def test_an_install_that_lost_a_race_keeps_the_finished_copy(tmp_path, monkeypatch):
+    """Two Ray actors install into one cache at once: the second must neither delete the first's
+    finished folder (a reader may be using it) nor fail on the rename."""
+    import audit.data.wordnet as wordnet
+
+    winner = install_wordnet(tmp_path / "won")
+    real_replace = os.replace
+
+    def rival_finishes_first(src, dst):
+        wordnet.shutil.copytree(winner, dst)                     # the other actor's rename lands first
+        real_replace(src, dst)
+
+    monkeypatch.setattr(wordnet.os, "replace", rival_finishes_first)
+    target = install_wordnet(tmp_path / "cache")
+    assert is_nltk_wordnet(target)
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".wordnet-")], "no staging folder left"
 
 
 def test_synonyms_are_single_words_without_the_word_or_its_base_form(lexicon):

@@ -11,6 +11,7 @@ caller can fall back to something else and say so.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -83,9 +84,15 @@ def install_wordnet(cache_dir: Path, source: Path = DEBIAN_WORDNET_DIR) -> Path 
         else:
             (staging / LEXNAMES_FILE).write_text(lexnames_text(), encoding="utf-8")
         staging.chmod(0o755)
+        if is_nltk_wordnet(target):   # another process (a Ray actor) finished first: keep its copy
+            return target
         if target.exists():           # an incomplete earlier copy
             shutil.rmtree(target)
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not is_nltk_wordnet(target):    # lost a race to a complete copy: fine; anything else is not
+                raise
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -97,6 +104,17 @@ class WordNetSource:
     reader: Any          # nltk WordNetCorpusReader
     path: str            # the folder it was read from
     how: str             # "config", "nltk_data", "cache" or "installed from <dir>"
+    sha256: str          # of its database files: which WordNet it is, wherever and however it was found
+
+
+def wordnet_sha256(folder: Path) -> str:
+    """One sha256 over the database files (name and bytes, in a fixed order) that nltk reads."""
+    digest = hashlib.sha256()
+    for name in REQUIRED_FILES + OPTIONAL_FILES + (LEXNAMES_FILE,):
+        path = Path(folder) / name
+        if path.is_file():
+            digest.update(name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def find_wordnet(cache_dir: Path, explicit: Path | None = None) -> tuple[Path, str] | None:
@@ -112,22 +130,24 @@ def find_wordnet(cache_dir: Path, explicit: Path | None = None) -> tuple[Path, s
             return explicit, "config"
         installed = install_wordnet(cache_dir, explicit)
         return (installed, f"installed from {explicit}") if installed is not None else None
-    found = _nltk_search_path_wordnet()
+    cached = nltk_data_dir(cache_dir) / CORPUS_SUBPATH
+    found = _nltk_search_path_wordnet(skip=cached)
     if found is not None:
         return found, "nltk_data"
-    cached = nltk_data_dir(cache_dir) / CORPUS_SUBPATH
     if is_nltk_wordnet(cached):
         return cached, "cache"
     installed = install_wordnet(cache_dir)
     return (installed, f"installed from {DEBIAN_WORDNET_DIR}") if installed is not None else None
 
 
-def _nltk_search_path_wordnet() -> Path | None:
+def _nltk_search_path_wordnet(skip: Path) -> Path | None:
+    """WordNet on nltk's search path, other than `skip` (the cache's copy: open_reader puts its root on
+    that path, so an earlier job of the same process would otherwise make the cache look like nltk_data)."""
     import nltk
 
     for root in nltk.data.path:
         candidate = Path(root) / CORPUS_SUBPATH
-        if is_nltk_wordnet(candidate):
+        if is_nltk_wordnet(candidate) and candidate.resolve() != skip.resolve():
             return candidate
     return None
 
@@ -138,7 +158,7 @@ def load_wordnet(cache_dir: Path, explicit: Path | None = None) -> WordNetSource
     if found is None:
         return None
     folder, how = found
-    return WordNetSource(reader=open_reader(folder), path=str(folder), how=how)
+    return WordNetSource(reader=open_reader(folder), path=str(folder), how=how, sha256=wordnet_sha256(folder))
 
 
 def open_reader(folder: Path) -> Any:

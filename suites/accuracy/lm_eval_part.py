@@ -87,7 +87,7 @@ def score_lm_eval(ctx: Context, cfg: LmEvalConfig, result: SuiteResult) -> None:
     result.details["lm_eval"] = {
         "tasks": {t: {"n": len(o.doc_ids), "aggregate": o.aggregate} for t, o in outcomes.items()},
         "limit": cfg.limit, "num_fewshot": cfg.num_fewshot, "seed": run.seed,
-        "task_folders": [str(p) for p in run.include_paths],
+        # relative to results.json: an absolute --out path would make two runs of one config differ
         "task_folders_relative": [results_relative(p, ctx.artifacts_dir) for p in run.include_paths],
         # the seed each shipped task's documents were drawn and shuffled with (audit.data.tasks builders)
         "task_seeds": {t: task_seed(ctx, t) for t in cfg.tasks if t in SHIPPED_TASKS},

@@ -4,6 +4,7 @@ embedding space, recorded as a finding."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from suites.robustness.config import AUTO, LexiconConfig
 from suites.robustness.lexicon import EMBEDDING, WORDNET, EmbeddingLexicon, Lexicon, WordNetLexicon
 from suites.robustness.text import STOPWORDS, is_alpha_word, word_spans
 
+log = logging.getLogger("audit.robustness")
 VOCABULARY_FILES = ("builtin:rt_polarity/rt-polarity.pos", "builtin:rt_polarity/rt-polarity.neg")
 MIN_WORD_LENGTH = 3
 INSTALL_HINT = ("install Debian's wordnet-base (`apt-get install wordnet-base`, or `make system-deps` as root) "
@@ -53,9 +55,10 @@ def choose_lexicon(ctx: Context, cfg: LexiconConfig, texts: Sequence[str],
     if cfg.source in (AUTO, WORDNET):
         explicit = ctx.data.resolve(cfg.wordnet_dir, what="robustness.lexicon.wordnet_dir") if cfg.wordnet_dir else None
         found = load_wordnet(cache_root(ctx), explicit)
-        if found is not None:
+        if found is not None:      # where and how it was found depend on the host and on earlier runs: logged
+            log.info("robustness lexicon: WordNet (%s) at %s", found.how, found.path)
             return LexiconChoice(WordNetLexicon(found.reader, cfg.max_synonyms),
-                                 {"source": WORDNET, "path": found.path, "found": found.how})
+                                 {"source": WORDNET, "sha256": found.sha256})
         if cfg.source == WORDNET:
             raise DataError(f"robustness.lexicon.source: WordNet not found; {INSTALL_HINT}")
     vocabulary = fallback_vocabulary(ctx, cfg.vocabulary_size)
