@@ -71,9 +71,12 @@ def test_explicit_folder_in_nltk_layout_is_used_as_is(tmp_path):
     assert how.startswith("installed from") and is_nltk_wordnet(folder)
 
 
-def test_what_a_run_records_does_not_depend_on_an_earlier_job_of_the_process(tmp_path):
+def test_what_a_run_records_does_not_depend_on_an_earlier_job_of_the_process(tmp_path, monkeypatch):
     """open_reader puts the cache's root on nltk's search path; a second job in the same process (the
     local executor) used to report the cache as "nltk_data" where a fresh Ray actor said "cache"."""
+    import nltk
+
+    monkeypatch.setattr(nltk.data, "path", [])       # no copy on nltk's path (earlier tests put theirs there)
     first, second = load_wordnet(tmp_path / "cache"), load_wordnet(tmp_path / "cache")
     assert first.how.startswith("installed from") and second.how == "cache" and second.path == first.path
     other = load_wordnet(tmp_path / "elsewhere")                 # another cache folder, same database
