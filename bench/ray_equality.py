@@ -43,13 +43,20 @@ SHOWN_DIFFERENCES = 100
 SHOWN_CONFIG_CHARS = 4000     # a config this small is copied into the report (a tiny check config)
 
 
-def default_ray_block() -> str:
-    """Actors at the local run's thread count (torch's default in this environment): bf16 CPU
-    reductions split by thread, so a 1-thread actor's bf16 numbers differ from a 2-thread local
-    run's in the last bits (measured on the default config: 8,519 values, all on bf16 paths)."""
-    import torch
+def fresh_process_threads(env: dict[str, str] | None = None) -> int:
+    """torch's thread count in a fresh interpreter with this environment: what the local run's
+    process gets (this process may have changed its own with torch.set_num_threads)."""
+    code = "import torch; print(torch.get_num_threads())"
+    proc = subprocess.run([sys.executable, "-c", code], env=env or dict(os.environ), capture_output=True,
+                          text=True, check=True)
+    return int(proc.stdout.strip().splitlines()[-1])
 
-    return RAY_BLOCK.format(threads=torch.get_num_threads())
+
+def default_ray_block() -> str:
+    """Actors at the local run's thread count: bf16 CPU reductions split by thread, so a 1-thread
+    actor's bf16 numbers differ from a 2-thread local run's in the last bits (measured on the default
+    config: 8,519 values, all on bf16 paths)."""
+    return RAY_BLOCK.format(threads=fresh_process_threads())
 
 
 def config_copies(config: Path, executor_block: str, tag: str) -> dict[str, Path]:
@@ -116,8 +123,11 @@ def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], results: d
     lines += ["", f"Ignored: the keys {', '.join(sorted(VOLATILE))} at any depth (timings, ids, the executor's "
                   f"hosts and workers), the config's own executor block and the provenance's "
                   f"{', '.join(RUN_LOCATION_KEYS)} (each run has its own config copy, --out and store), "
-                  "and the folders of derived models (each run has its own cache; their sha256 is compared); "
-                  "everything else, config_sha256 included, must be equal.", ""]
+                  "the folders of derived models (each run has its own cache; their sha256 is compared), "
+                  "values of metrics in seconds and cells of time columns, and findings whose evidence is a "
+                  "measured time (a time-budget warning fires or not with the machine's speed; one with a "
+                  "verdict stays compared, its message apart); everything else, config_sha256 included, "
+                  "must be equal.", ""]
     if diffs is None:
         lines.append("**Not compared**: a run wrote no results.json (see its output below).")
         for name, run in runs.items():

@@ -211,6 +211,13 @@ def test_run_differences_ignore_measured_times_but_not_results_next_to_them():
     moved = suite(0.1, 0.9, "about 175 s")
     moved["suites"][0]["findings"][1]["message"] = "shap does not beat chance"
     assert len(run_differences(fast, moved)) == 1
+    under_budget = suite(0.1, 0.9, "about 175 s")          # the faster run raised no time-budget warning
+    del under_budget["suites"][0]["findings"][0]
+    assert run_differences(slow, under_budget) == []
+    gated = suite(0.1, 0.9, "about 175 s")                  # a finding with a verdict is a result: compared
+    gated["suites"][0]["findings"][0]["verdict"] = "fail"
+    assert run_differences(gated, under_budget) != []
+    assert run_differences(gated, suite(0.7, 0.9, "about 745 s")) != []     # verdict fail vs none
 
 
 def test_run_differences_ignore_a_derived_models_folder_but_not_its_weights():
@@ -223,3 +230,23 @@ def test_run_differences_ignore_a_derived_models_folder_but_not_its_weights():
     assert run_differences(local, ray) == []
     assert run_differences(local, derived("/a/cache/derived/m-top-1a7a", "cd")) == [
         ".provenance.derived_models.m/m-randomised-top.sha256: ab != cd"]
+
+
+def test_equality_bench_sizes_actors_at_a_fresh_process_thread_count(monkeypatch):
+    """bench.ray_equality's actors get the thread count the local run's fresh process gets, not this
+    process's (a test or caller may have called torch.set_num_threads)."""
+    import torch
+
+    from bench import ray_equality
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs 2 cores (torch caps its threads at the core count)")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert ray_equality.fresh_process_threads() == 2
+        assert "torch_threads: 2}" in ray_equality.default_ray_block()
+        assert ray_equality.fresh_process_threads({**os.environ, "OMP_NUM_THREADS": "1"}) == 1
+    finally:
+        torch.set_num_threads(before)
