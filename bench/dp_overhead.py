@@ -14,14 +14,17 @@ batch i+1, ...) so that load from other processes falls on all three alike; the 
 mean and the fastest seconds per step and the ratios of the means to (a).
 
     python -m bench.dp_overhead [--steps 10] [--warmup 3] [--batch 32] [--length 64] [--threads N]
-                                [--json out.json] [--quick]
+                                [--model DIR] [--device auto|cpu|cuda] [--json out.json] [--quick]
 
+--model: another BERT-like classifier or encoder folder (bench.table passes its random BERT-base);
+--device auto trains on the GPU when there is one (each step ends in a host sync: the loss as a float).
 --quick: a tiny random BERT (tests.tiny_models), batch 8, length 16, 1 warm-up and 2 timed steps.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import tempfile
@@ -51,15 +54,16 @@ def rt_sentences(n: int) -> TrainingData:
     return TrainingData(tuple(t for t, _ in rows), tuple(label for _, label in rows))
 
 
-def load_classifier(model_dir: Path) -> tuple[torch.nn.Module, Any, list[tuple[str, str]]]:
-    """The classifier (seeded head), its tokenizer, and what was frozen for Opacus (the same in all runs)."""
+def load_classifier(model_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Any, list[tuple[str, str]]]:
+    """The classifier (seeded head) on `device`, its tokenizer, and what was frozen for Opacus (the same
+    in all runs)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
         model_dir, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1},
         ignore_mismatched_sizes=True, use_safetensors=True, local_files_only=True, dtype=torch.float32)
-    model.train()
+    model.to(device).train()
     frozen = dp.static_freezes(model)
     for name, _ in frozen:
         model.get_submodule(name).requires_grad_(False)
@@ -84,7 +88,8 @@ def make_step(row: str, model: torch.nn.Module, examples: Examples, batch: int, 
     return lambda inputs, labels: private.step(inputs, labels, examples.per_example_loss)
 
 
-def measure(model_dir: Path, *, batch: int, length: int, warmup: int, steps: int) -> dict[str, Any]:
+def measure(model_dir: Path, *, batch: int, length: int, warmup: int, steps: int,
+            device: str = "cpu") -> dict[str, Any]:
     n = batch * (warmup + steps)
     data = rt_sentences(n)
     if len(data) < n:
@@ -93,9 +98,9 @@ def measure(model_dir: Path, *, batch: int, length: int, warmup: int, steps: int
     examples = frozen = trainable = None
     with dp.quiet_opacus():
         for row in ROWS:
-            model, tokenizer, frozen = load_classifier(model_dir)
+            model, tokenizer, frozen = load_classifier(model_dir, device)
             recipe = FineTuneRecipe(base=str(model_dir), labels=("negative", "positive"), max_length=length)
-            examples = Examples.build(tokenizer, recipe, data)
+            examples = dataclasses.replace(Examples.build(tokenizer, recipe, data), device=device)
             trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
             runs[row] = make_step(row, model, examples, batch, n)
         assert examples is not None
@@ -110,7 +115,7 @@ def measure(model_dir: Path, *, batch: int, length: int, warmup: int, steps: int
     mean = {row: float(np.mean(times)) for row, times in seconds.items()}
     return {
         "model": str(model_dir), "batch": batch, "length": length, "warmup": warmup, "steps": steps,
-        "device": "cpu", "dtype": "float32", "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "device": device, "dtype": "float32", "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "machine": platform.processor(), "load_average_1m": os.getloadavg()[0],
         "frozen": [{"module": name, "reason": reason} for name, reason in frozen or []],
         "trainable_parameters": trainable,
@@ -122,7 +127,7 @@ def measure(model_dir: Path, *, batch: int, length: int, warmup: int, steps: int
 
 
 def format_table(result: dict[str, Any]) -> str:
-    lines = [f"model {result['model']}  batch={result['batch']}  length={result['length']}  "
+    lines = [f"model {result['model']}  device={result['device']}  batch={result['batch']}  length={result['length']}  "
              f"threads={result['torch_threads']}  load={result['load_average_1m']:.1f}  "
              f"trainable={result['trainable_parameters']:,} parameters  "
              f"({result['warmup']} warm-up + {result['steps']} timed steps each)",
@@ -141,10 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--length", type=int, default=64, help="tokens per sentence (padded / truncated)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: all CPU cores, as the trainer)")
+    parser.add_argument("--model", type=Path, help="classifier or encoder folder (default: all-MiniLM-L6-v2's encoder)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where to train (auto: the GPU when there is one)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--quick", action="store_true", help="a tiny random BERT, batch 8, length 16 (for tests)")
     args = parser.parse_args(argv)
     from audit.data.prepare.sentiment import minilm_base_dir, torch_threads
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    if device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda but no CUDA device is available")
 
     with torch_threads(args.threads or os.cpu_count()), tempfile.TemporaryDirectory() as tmp:
         if args.quick:
@@ -153,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             model_dir = build_tiny_classifier(Path(tmp) / "tiny-classifier")
             settings = dict(batch=8, length=16, warmup=1, steps=2)
         else:
-            model_dir = minilm_base_dir()
+            model_dir = args.model or minilm_base_dir()
             settings = dict(batch=args.batch, length=args.length, warmup=args.warmup, steps=args.steps)
-        result = {**measure(model_dir, **settings), "quick": args.quick}
+        result = {**measure(model_dir, **settings, device=device), "quick": args.quick}
     return emit(result, format_table, args.json)
 
 

@@ -126,11 +126,12 @@ BENCHES: tuple[Callable[[dict[str, Path]], list[Row]], ...] = (fill_mask, crows_
                                                                lm_eval_task, generation)
 
 
-def _safe(bench: Callable[[dict[str, Path]], list[Row]], models: dict[str, Path]) -> list[Row]:
-    """A bench that fails gives a row saying why (the table is still written)."""
+def rows_or_failure(bench: Callable[[dict[str, Path]], list[Row]], models: dict[str, Path]) -> list[Row]:
+    """A bench that fails gives a row saying why (the table is still written); a bench's argparse
+    error (SystemExit) included."""
     try:
         return [{**row, "bench": bench.__name__} for row in bench(models)]
-    except Exception as exc:  # noqa: BLE001 - one broken bench must not lose the others' rows
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - one broken bench must not lose the others' rows
         return [{"hot path": bench.__name__, "compared with": "", "theirs_s": None, "ours_s": None,
                  "theirs_over_ours": None, "ours_over_floor": None, "agreement": "",
                  "note": f"failed: {type(exc).__name__}: {str(exc)[:200]}", "bench": bench.__name__}]
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
             models = build(Path(tmp), default_tokenizers(), size)
         chosen = [b for b in BENCHES if not args.only or b.__name__ in args.only]
-        rows = [row for bench in chosen for row in _safe(bench, models)]
+        rows = [row for bench in chosen for row in rows_or_failure(bench, models)]
     result = {"device": args.device, "command": shlex.join(["python", "-m", "bench.table", *(argv or sys.argv[1:])]),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(args.device),
               "models": f"random, {size} sizes ({', '.join(models)})" if size else "default (see each bench's doc)",

@@ -18,18 +18,39 @@ def test_random_models_have_the_real_sizes():
     assert 130e6 < counts["llama-135m"] < 140e6             # SmolLM2-135M's shape
 
 
-def test_table_on_random_models_agrees_with_the_pipeline(tmp_path, real_minilm_dir, monkeypatch):
+@pytest.mark.slow
+def test_table_on_random_models_runs_every_row_and_agrees(tmp_path, real_minilm_dir, monkeypatch):
+    """The --device cuda path's models (random weights, small sizes here) through every bench on the CPU:
+    each row is measured and the outputs agree with the tool compared (about a minute; the DP row once
+    lost the whole table to an argparse error)."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     tokenizers = random_models.default_tokenizers()
     if not tokenizers["bpe"].is_dir():
         pytest.skip("the prepared smollm2-135m tokenizer is missing (run_audit.py prepare)")
-    assert main(["--random-models", "small", "--only", "fill_mask", "--out", str(tmp_path)]) == 0
+    assert main(["--random-models", "small", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "table-cpu-random-small.json").read_text())
-    (row,) = result["rows"]
-    assert row["hot path"] == "fill-mask probes" and row["ours_s"] > 0 and row["theirs_over_ours"] > 0
-    assert row["agreement"].startswith("identical top-5 100%")           # same fills as pipeline("fill-mask")
+    rows = {row["bench"]: row for row in result["rows"]}
+    assert set(rows) == {"fill_mask", "crows_pairs", "explain", "attack", "dp", "lm_eval_task", "generation"}
+    for row in result["rows"]:
+        assert row["ours_s"] > 0 and row["theirs_over_ours"] > 0 and row["ours_over_floor"] > 0, row
+    assert rows["fill_mask"]["agreement"].startswith("identical top-5 100%")   # same fills as pipeline("fill-mask")
+    assert rows["crows_pairs"]["agreement"] == "max|dscore| 0.0e+00"
+    assert rows["attack"]["agreement"] == "identical outcomes 6/6"
+    assert rows["lm_eval_task"]["agreement"].startswith("same per-doc acc 100%")
+    assert "bert-base-classifier" in result["models"]
     text = (tmp_path / "table-cpu-random-small.md").read_text()
     assert "command: `python -m bench.table --random-models small" in text and "random, small sizes" in text
+
+
+def test_a_bench_that_exits_leaves_a_failed_row_and_the_others(monkeypatch):
+    """A bench's argparse error is a SystemExit, not an Exception: it must not end the table."""
+    import bench.table as table
+
+    def exits(models):
+        raise SystemExit(2)
+
+    (row,) = table.rows_or_failure(exits, {})
+    assert row["note"].startswith("failed: SystemExit") and row["ours_s"] is None and row["bench"] == "exits"
 
 
 def test_cuda_mode_without_a_gpu_is_exit_2(tmp_path, monkeypatch, capsys):
