@@ -35,6 +35,8 @@ import numpy as np
 import torch
 
 from audit.data.resolver import builtin_path
+from audit.errors import ModelLoadError
+from audit.models.adapters.loading import resolve_device
 from audit.models.training import dp
 from audit.models.training.examples import Examples
 from audit.models.training.recipe import FineTuneRecipe, TrainingData
@@ -154,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from audit.data.prepare.sentiment import minilm_base_dir, torch_threads
 
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    if device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda but no CUDA device is available")
+    try:
+        device = resolve_device(args.device)
+    except ModelLoadError as exc:
+        parser.error(str(exc))
 
     with torch_threads(args.threads or os.cpu_count()), tempfile.TemporaryDirectory() as tmp:
         if args.quick:

@@ -68,7 +68,11 @@ def build(out: Path, tokenizers: dict[str, Path], size: str = "real", seed: int 
     return folders
 
 
-def default_tokenizers() -> dict[str, Path]:
+def default_tokenizers(prepared: Path | None = None) -> dict[str, Path]:
+    """MiniLM's WordPiece vocabulary for the BERTs, the prepared SmolLM2's BPE one for GPT-2 and Llama
+    (`prepared`: a `run_audit.py prepare` folder, by default the cache's)."""
+    from audit.data.prepare.build import default_prepared_dir
+    from audit.data.prepare.smollm import SMOLLM_NAME
     from tests.tiny_models import minilm_dir
 
-    return {"bert": minilm_dir(), "bpe": Path.home() / ".cache" / "rai-audit" / "prepared" / "smollm2-135m"}
+    return {"bert": minilm_dir(), "bpe": (prepared or default_prepared_dir()) / SMOLLM_NAME}

@@ -5,7 +5,7 @@ one table (our time, theirs, theirs/ours, ours/forward floor, agreement of the o
 with the command and the machine to bench/results/table-<device>.md and .json. `--device cuda` uses
 randomly initialised models of real sizes (bench.random_models), so no weights are needed; on a GPU
 it also reports the achieved fraction of the bf16 matrix-multiply peak.
-    python -m bench.table [--device cpu|cuda] [--random-models real|small] [--out bench/results]
+    python -m bench.table [--device cpu|cuda] [--random-models real|small] [--prepared DIR] [--out bench/results]
 """
 
 from __future__ import annotations
@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--random-models", choices=("real", "small"),
                         help="random models of real (or, for tests, small) sizes; the default with --device cuda")
+    parser.add_argument("--prepared", type=Path,
+                        help="`run_audit.py prepare` folder whose SmolLM2 tokenizer the random GPT-2 and Llama use "
+                             "(default: the cache's)")
     parser.add_argument("--only", nargs="*", help="only these benches (e.g. fill_mask lm_eval_task)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--update", action="store_true",
@@ -230,13 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cpu":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")       # device auto in every bench = this CPU
     size = args.random_models or ("real" if args.device == "cuda" else None)
+    if size:
+        from bench.random_models import build, default_tokenizers
+
+        tokenizers = default_tokenizers(args.prepared)
+        if not tokenizers["bpe"].is_dir():
+            print(f"error: random models need the prepared SmolLM2 tokenizer, missing at {tokenizers['bpe']} "
+                  "(run `python run_audit.py prepare`, or pass --prepared DIR)", file=sys.stderr)
+            return 2
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         models: dict[str, Path] = {}
         if size:
-            from bench.random_models import build, default_tokenizers
-
-            models = build(Path(tmp), default_tokenizers(), size)
+            models = build(Path(tmp), tokenizers, size)
         chosen = [b for b in BENCHES if not args.only or b.__name__ in args.only]
         rows = [row for bench in chosen for row in rows_or_failure(bench, models)]
     result = {"device": args.device, "command": shlex.join(["python", "-m", "bench.table", *(argv or sys.argv[1:])]),

@@ -19,15 +19,12 @@ def test_random_models_have_the_real_sizes():
 
 
 @pytest.mark.slow
-def test_table_on_random_models_runs_every_row_and_agrees(tmp_path, real_minilm_dir, monkeypatch):
+def test_table_on_random_models_runs_every_row_and_agrees(tmp_path, real_minilm_dir, prepared_dir, monkeypatch):
     """The --device cuda path's models (random weights, small sizes here) through every bench on the CPU:
     each row is measured and the outputs agree with the tool compared (about a minute; the DP row once
     lost the whole table to an argparse error)."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    tokenizers = random_models.default_tokenizers()
-    if not tokenizers["bpe"].is_dir():
-        pytest.skip("the prepared smollm2-135m tokenizer is missing (run_audit.py prepare)")
-    assert main(["--random-models", "small", "--out", str(tmp_path)]) == 0
+    assert main(["--random-models", "small", "--prepared", str(prepared_dir), "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "table-cpu-random-small.json").read_text())
     rows = {row["bench"]: row for row in result["rows"]}
     assert set(rows) == {"fill_mask", "crows_pairs", "explain", "attack", "dp", "lm_eval_task", "generation"}
@@ -51,6 +48,11 @@ def test_a_bench_that_exits_leaves_a_failed_row_and_the_others(monkeypatch):
 
     (row,) = table.rows_or_failure(exits, {})
     assert row["note"].startswith("failed: SystemExit") and row["ours_s"] is None and row["bench"] == "exits"
+
+
+def test_random_models_without_the_prepared_tokenizer_are_exit_2(tmp_path, capsys):
+    assert main(["--random-models", "small", "--prepared", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert "missing at" in capsys.readouterr().err and not (tmp_path / "table-cpu-random-small.md").exists()
 
 
 def test_cuda_mode_without_a_gpu_is_exit_2(tmp_path, monkeypatch, capsys):
